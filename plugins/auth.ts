@@ -1,0 +1,116 @@
+import fp from 'fastify-plugin'
+import { fastifyJwt, type FastifyJWTOptions, type TokenOrHeader } from '@fastify/jwt'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import { errors } from '../src/errors.js'
+import { loadKeyRing, type KeyRing } from '../src/keys.js'
+import { ErrorRef } from '../src/schemas.js'
+import { createUserRepository, type PublicUser } from '../routes/users/repository.js'
+
+/** Who may call a route. Undeclared means 'user': secure by default. */
+export type AuthLevel = 'public' | 'user' | 'admin'
+
+/** The claims of our access tokens (RFC 9068), plus role and the session generation. */
+export interface AccessTokenClaims {
+  iss: string
+  aud: string
+  sub: string
+  client_id: string
+  role: PublicUser['role']
+  gen: number
+  iat: number
+  exp: number
+  jti: string
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: AuthLevel
+  }
+  interface FastifyInstance {
+    keyRing: KeyRing
+    authenticate: onRequestHookHandler
+  }
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: Omit<AccessTokenClaims, 'iss' | 'aud' | 'iat' | 'exp'>
+    user: PublicUser
+  }
+}
+
+export const OAUTH_SCHEME = 'OAuth2'
+const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'exp', 'iat', 'jti', 'gen']
+
+export default fp(async function auth (fastify) {
+  const { config } = fastify
+  const keyRing = loadKeyRing(config)
+  const users = createUserRepository(fastify.db)
+
+  const jwtOptions: FastifyJWTOptions = {
+    secret: {
+      private: keyRing.active.privatePem,
+      // The kid picks the key; an unknown kid fails. Embedded `jwk`/`jku` headers are never looked at.
+      public: (_request: FastifyRequest, token: TokenOrHeader) => {
+        const kid: unknown = 'header' in token ? token.header.kid : undefined
+        const key = typeof kid === 'string' ? keyRing.byKid.get(kid) : undefined
+        if (!key) return Promise.reject(new Error('unknown kid'))
+        return Promise.resolve(key.publicPem)
+      }
+    },
+    decode: { complete: true },
+    sign: {
+      algorithm: keyRing.active.alg,
+      kid: keyRing.active.kid,
+      iss: config.jwtIssuer,
+      aud: config.jwtAudience,
+      expiresIn: config.accessTokenTtl,
+      header: { alg: keyRing.active.alg, typ: 'at+jwt' }
+    },
+    verify: {
+      algorithms: [...new Set(keyRing.all.map((key) => key.alg))],
+      allowedIss: config.jwtIssuer,
+      allowedAud: config.jwtAudience,
+      requiredClaims: REQUIRED_CLAIMS,
+      checkTyp: 'at+jwt'
+    }
+  }
+  await fastify.register(fastifyJwt, jwtOptions)
+  fastify.decorate('keyRing', keyRing)
+
+  async function authenticate (request: FastifyRequest, _reply: FastifyReply) {
+    if (!/^Bearer\s/i.test(request.headers.authorization ?? '')) throw new errors.Unauthorized()
+    let claims: AccessTokenClaims
+    try {
+      claims = await request.jwtVerify<AccessTokenClaims>()
+    } catch {
+      throw new errors.InvalidToken()
+    }
+    // The token is only as good as its user today: deleted, disabled or signed out ends it.
+    const user = /^[1-9][0-9]{0,14}$/.test(claims.sub) ? users.findById(Number(claims.sub)) : undefined
+    if (!user || user.disabled || user.tokenGeneration !== claims.gen) throw new errors.InvalidToken()
+    request.user = user
+  }
+  fastify.decorate('authenticate', authenticate)
+
+  async function requireAdmin (request: FastifyRequest) {
+    if (request.user.role !== 'admin') throw new errors.Forbidden()
+  }
+
+  // One declaration per route drives both the hooks and the OpenAPI `security`,
+  // so the lock icons in /docs are exactly the routes that check a token.
+  fastify.addHook('onRoute', (route) => {
+    const level: AuthLevel = route.config?.auth ?? 'user'
+    if (level === 'public') return
+    const guards = level === 'admin' ? [authenticate, requireAdmin] : [authenticate]
+    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+    route.onRequest = [...guards, ...existing]
+    if (route.schema) {
+      route.schema.security = [{ [OAUTH_SCHEME]: [] }]
+      const response = (route.schema.response ?? {}) as Record<string, unknown>
+      response['401'] ??= ErrorRef
+      if (level === 'admin') response['403'] ??= ErrorRef
+      route.schema.response = response
+    }
+  })
+}, { name: 'auth', dependencies: ['db'] })

@@ -1,0 +1,63 @@
+import { STATUS_CODES } from 'node:http'
+import fp from 'fastify-plugin'
+import type { FastifyError } from 'fastify'
+import { errors, OAuthError } from '../src/errors.js'
+
+// Fastify's own request errors, under the codes our clients see.
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_CONTENT_LENGTH',
+  FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE'
+}
+
+const ourCodes = new Set<string>(Object.values(errors).map((ErrorType) => new ErrorType().code))
+
+// RFC 6750 §3: no credentials → a bare challenge; rejected credentials → invalid_token.
+const CHALLENGES: Record<string, string> = {
+  UNAUTHORIZED: 'Bearer',
+  INVALID_TOKEN: 'Bearer error="invalid_token", error_description="The access token is invalid or expired"'
+}
+
+function codeOf (error: FastifyError, statusCode: number): string {
+  if (error.validation) return 'VALIDATION_ERROR'
+  if (ourCodes.has(error.code)) return error.code
+  if (FASTIFY_CODES[error.code]) return FASTIFY_CODES[error.code] as string
+  // JSON.parse failures (and __proto__ poisoning) come without a code.
+  if (statusCode === 400 && error instanceof SyntaxError) return 'INVALID_JSON'
+  return (STATUS_CODES[statusCode] ?? 'Error').toUpperCase().replace(/[^A-Z]+/g, '_')
+}
+
+export default fp(async function errorHandler (fastify) {
+  fastify.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof OAuthError) {
+      return reply.code(error.statusCode).header('cache-control', 'no-store')
+        .send({ error: error.error, error_description: error.description })
+    }
+    const statusCode = error.validation ? 400 : (error.statusCode ?? 500)
+    if (statusCode >= 500) {
+      request.log.error({ err: error }, 'request failed')
+      return reply.code(statusCode).send({
+        statusCode,
+        code: statusCode === 503 && ourCodes.has(error.code) ? error.code : 'INTERNAL_ERROR',
+        error: STATUS_CODES[statusCode] ?? 'Internal Server Error',
+        message: statusCode === 503 ? error.message : 'Something went wrong on our side'
+      })
+    }
+    const code = codeOf(error, statusCode)
+    const challenge = CHALLENGES[code]
+    if (challenge) reply.header('www-authenticate', challenge)
+    return reply.code(statusCode).send({
+      statusCode,
+      code,
+      error: STATUS_CODES[statusCode] ?? 'Error',
+      message: error.message
+    })
+  })
+
+  fastify.setNotFoundHandler((request, reply) => {
+    reply.send(new errors.RouteNotFound(`${request.method} ${request.url.split('?')[0]}`))
+  })
+}, { name: 'error-handler' })

@@ -1,0 +1,38 @@
+import crypto from 'node:crypto'
+import fp from 'fastify-plugin'
+import argon2, { type HashOptions } from 'argon2'
+import pLimit from 'p-limit'
+
+export interface PasswordCheck {
+  ok: boolean
+  /** The hash was made with other parameters than today's: store a fresh one. */
+  needsRehash: boolean
+}
+
+export interface Passwords {
+  hash: (password: string) => Promise<string>
+  /** With no stored hash (unknown user) verifies against a dummy, so time and answer match. */
+  verify: (storedHash: string | null, password: string) => Promise<PasswordCheck>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    passwords: Passwords
+  }
+}
+
+export default fp(async function password (fastify) {
+  const options: HashOptions = { type: argon2.argon2id, ...fastify.config.argon2 }
+  // Each argon2 call holds memoryCost KiB on libuv's pool; bounding them bounds memory.
+  const limit = pLimit(fastify.config.hashConcurrency)
+  const hash = (plain: string) => limit(() => argon2.hash(plain, options))
+  const dummyHash = await hash(crypto.randomBytes(32).toString('base64url'))
+
+  fastify.decorate('passwords', {
+    hash,
+    async verify (storedHash, plain) {
+      const ok = await limit(() => argon2.verify(storedHash ?? dummyHash, plain))
+      return { ok: ok && storedHash !== null, needsRehash: ok && storedHash !== null && argon2.needsRehash(storedHash, options) }
+    }
+  } satisfies Passwords)
+}, { name: 'password' })

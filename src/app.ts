@@ -1,0 +1,84 @@
+import Fastify, { type FastifyServerOptions, type FastifySchemaCompiler } from 'fastify'
+import AjvCompiler, { type BuildCompilerFromPool } from '@fastify/ajv-compiler'
+import formbody from '@fastify/formbody'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Config } from './config.js'
+import { createUserRepository } from '../routes/users/repository.js'
+import errorHandler from '../plugins/error-handler.js'
+import db from '../plugins/db.js'
+import password from '../plugins/password.js'
+import openapi from '../plugins/swagger.js'
+import auth from '../plugins/auth.js'
+import healthRoutes from '../routes/health/index.js'
+import authRoutes from '../routes/auth/index.js'
+import userRoutes from '../routes/users/index.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}
+
+const ajvFactory = AjvCompiler()
+// Bodies are typed strictly ("5" is not 5) and unknown fields are errors, not
+// silently dropped; path and query strings are text by nature, so they may coerce.
+const strictBodies = { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } as const
+const coercingStrings = { ...strictBodies, coerceTypes: true } as const
+
+// At run time Fastify hands the compiler a route definition, which the
+// ajv-compiler typings do not describe; hence the casts at this one boundary.
+const buildValidatorByPart = ((externalSchemas: Parameters<BuildCompilerFromPool>[0]) => {
+  const bodies = ajvFactory(externalSchemas, { customOptions: strictBodies }) as unknown as FastifySchemaCompiler<unknown>
+  const strings = ajvFactory(externalSchemas, { customOptions: coercingStrings }) as unknown as FastifySchemaCompiler<unknown>
+  const byPart: FastifySchemaCompiler<unknown> = (route) => (route.httpPart === 'body' ? bodies : strings)(route)
+  return byPart
+}) as unknown as BuildCompilerFromPool
+
+export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
+  return {
+    level: config.logLevel,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
+        '*.password', '*.new_password', '*.current_password', '*.refresh_token', '*.access_token', '*.token'],
+      censor: '[redacted]'
+    }
+  }
+}
+
+export async function buildApp (config: Config, options: { logger?: FastifyServerOptions['logger'] } = {}) {
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(config),
+    // A hop count is valid at run time; Fastify's typings only omit it.
+    trustProxy: config.trustProxy as boolean | string,
+    bodyLimit: 64 * 1024,
+    // A request that waits on nothing for 30 s is not coming back.
+    requestTimeout: 30_000,
+    schemaController: { compilersFactory: { buildValidator: buildValidatorByPart } }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('config', config)
+
+  // Infrastructure, once, on the root.
+  await app.register(errorHandler)
+  await app.register(db)
+  await app.register(password)
+  await app.register(formbody)
+  // Before auth: the docs pages stay public; auth's route guard applies to what follows.
+  await app.register(openapi)
+  await app.register(auth)
+
+  // Concerns, each encapsulated.
+  await app.register(healthRoutes, { prefix: '/health' })
+  await app.register(authRoutes)
+  await app.register(userRoutes, { prefix: '/users' })
+
+  if (config.adminEmail && config.adminPassword) {
+    const users = createUserRepository(app.db)
+    if (!users.promoteToAdmin(config.adminEmail)) {
+      users.create({ email: config.adminEmail, passwordHash: await app.passwords.hash(config.adminPassword), role: 'admin' })
+    }
+  }
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>

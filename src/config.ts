@@ -1,0 +1,128 @@
+import path from 'node:path'
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+const PositiveInt = (defaultValue: number, maximum = 2 ** 31 - 1) =>
+  Type.Integer({ minimum: 1, maximum, default: defaultValue })
+
+// Every variable of API.md's configuration table, plus the argon2 cost knobs.
+// Values arrive as strings; Value.Convert turns digit strings into numbers so a
+// non-number is reported against the variable that carried it.
+export const EnvSchema = Type.Object({
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  JWT_ISSUER: Type.String({ pattern: '^https?://[^\\s]+$', default: 'http://localhost:3000' }),
+  JWT_AUDIENCE: Type.String({ minLength: 1, default: 'ecommerce-api' }),
+  ACCESS_TOKEN_TTL: PositiveInt(900, 86_400),
+  REFRESH_TOKEN_TTL: PositiveInt(1_209_600),
+  JWT_PRIVATE_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  ADMIN_EMAIL: Type.Optional(Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$', maxLength: 254 })),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
+  LOGIN_RATE_LIMIT: PositiveInt(30),
+  LOGIN_MAX_FAILURES: PositiveInt(10),
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  MAIL_FROM: Type.String({ minLength: 3, default: 'ecommerce-api <no-reply@localhost>' }),
+  TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
+  CURRENCY: Type.String({ pattern: '^[A-Z]{3}$', default: 'USD' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info' }
+  ),
+  // OWASP's argon2id recommendation: m=19456 KiB, t=2, p=1.
+  ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 4_194_304, default: 19_456 }),
+  ARGON2_TIME_COST: Type.Integer({ minimum: 1, maximum: 20, default: 2 }),
+  ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  // argon2 runs on libuv's pool (4 threads by default); more at once only queues memory.
+  HASH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 })
+})
+export type Env = Static<typeof EnvSchema>
+
+export interface Config {
+  host: string
+  port: number
+  dataDir: string
+  databaseUrl?: string
+  redisUrl?: string
+  jwtIssuer: string
+  jwtAudience: string
+  accessTokenTtl: number
+  refreshTokenTtl: number
+  jwtPrivateKeyFile?: string
+  adminEmail?: string
+  adminPassword?: string
+  loginRateLimit: number
+  loginMaxFailures: number
+  smtpUrl?: string
+  mailFrom: string
+  trustProxy: boolean | number | string
+  currency: string
+  logLevel: string
+  argon2: { memoryCost: number; timeCost: number; parallelism: number }
+  hashConcurrency: number
+}
+
+export class ConfigError extends Error {
+  constructor (readonly variable: string, detail: string) {
+    super(`Invalid configuration: ${variable} ${detail}`)
+    this.name = 'ConfigError'
+  }
+}
+
+function parseTrustProxy (raw: string): Config['trustProxy'] {
+  if (raw === 'false') return false
+  if (raw === 'true') return true
+  if (/^\d+$/.test(raw)) return Number(raw)
+  return raw
+}
+
+/** Reads the environment; throws a ConfigError naming the first bad variable. */
+export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.keys(EnvSchema.properties)
+  // An empty variable means "unset", as in most shells' `VAR= cmd`.
+  const raw = Object.fromEntries(
+    known.filter((key) => source[key] !== undefined && source[key] !== '').map((key) => [key, source[key]])
+  )
+  const env = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
+  const firstError = Value.Errors(EnvSchema, env).First()
+  if (firstError) {
+    const variable = firstError.path.replace(/^\//, '') || 'environment'
+    throw new ConfigError(variable, `${firstError.message} (got ${JSON.stringify(raw[variable] ?? null)})`)
+  }
+  const valid = env as Env
+  if (valid.DATABASE_URL) {
+    throw new ConfigError('DATABASE_URL', 'selects PostgreSQL, which this build does not support yet; unset it to use SQLite')
+  }
+  if ((valid.ADMIN_EMAIL === undefined) !== (valid.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError(valid.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL', 'must be set together with the other')
+  }
+  return {
+    host: valid.HOST,
+    port: valid.PORT,
+    dataDir: path.resolve(valid.DATA_DIR),
+    databaseUrl: valid.DATABASE_URL,
+    redisUrl: valid.REDIS_URL,
+    jwtIssuer: valid.JWT_ISSUER,
+    jwtAudience: valid.JWT_AUDIENCE,
+    accessTokenTtl: valid.ACCESS_TOKEN_TTL,
+    refreshTokenTtl: valid.REFRESH_TOKEN_TTL,
+    jwtPrivateKeyFile: valid.JWT_PRIVATE_KEY_FILE && path.resolve(valid.JWT_PRIVATE_KEY_FILE),
+    adminEmail: valid.ADMIN_EMAIL,
+    adminPassword: valid.ADMIN_PASSWORD,
+    loginRateLimit: valid.LOGIN_RATE_LIMIT,
+    loginMaxFailures: valid.LOGIN_MAX_FAILURES,
+    smtpUrl: valid.SMTP_URL,
+    mailFrom: valid.MAIL_FROM,
+    trustProxy: parseTrustProxy(valid.TRUST_PROXY),
+    currency: valid.CURRENCY,
+    logLevel: valid.LOG_LEVEL,
+    argon2: {
+      memoryCost: valid.ARGON2_MEMORY_KIB,
+      timeCost: valid.ARGON2_TIME_COST,
+      parallelism: valid.ARGON2_PARALLELISM
+    },
+    hashConcurrency: valid.HASH_CONCURRENCY
+  }
+}

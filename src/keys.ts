@@ -1,0 +1,113 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { ConfigError } from './config.js'
+
+export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256'
+
+/** A public JWK as the JWKS publishes it (RFC 7517). */
+export interface PublicJwk {
+  kty: string
+  kid: string
+  alg: SigningAlgorithm
+  use: 'sig'
+  crv?: string
+  x?: string
+  y?: string
+  n?: string
+  e?: string
+}
+
+export interface SigningKey {
+  kid: string
+  alg: SigningAlgorithm
+  privatePem: string
+  publicPem: string
+  publicJwk: PublicJwk
+}
+
+export interface KeyRing {
+  /** Signs new tokens: the newest key. */
+  active: SigningKey
+  /** Every key that may have signed a still-valid token, newest first. */
+  all: SigningKey[]
+  byKid: Map<string, SigningKey>
+}
+
+function algorithmOf (key: crypto.KeyObject): SigningAlgorithm {
+  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA'
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256'
+  if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return 'RS256'
+  throw new Error(`unsupported key type ${key.asymmetricKeyType ?? 'unknown'} (use Ed25519, P-256 or RSA ≥ 2048)`)
+}
+
+// RFC 7638 thumbprint: the same key always gets the same kid, on every instance.
+function thumbprint (jwk: crypto.JsonWebKey): string {
+  const members = jwk.kty === 'OKP'
+    ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x }
+    : jwk.kty === 'EC'
+      ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
+      : { e: jwk.e, kty: jwk.kty, n: jwk.n }
+  return crypto.createHash('sha256').update(JSON.stringify(members)).digest('base64url')
+}
+
+export function signingKeyFromPem (privatePem: string): SigningKey {
+  const privateKey = crypto.createPrivateKey(privatePem)
+  const publicKey = crypto.createPublicKey(privateKey)
+  const alg = algorithmOf(privateKey)
+  const jwk = publicKey.export({ format: 'jwk' })
+  const kid = thumbprint(jwk)
+  const { kty = '', crv, x, y, n, e } = jwk
+  const publicJwk: PublicJwk = { kty, kid, alg, use: 'sig', crv, x, y, n, e }
+  return {
+    kid,
+    alg,
+    privatePem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    publicPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    publicJwk
+  }
+}
+
+export const keysDirectory = (dataDir: string) => path.join(dataDir, 'keys')
+
+/** Writes a new Ed25519 key; file names sort by creation, so the newest is last. */
+export function generateKeyFile (dataDir: string): string {
+  const dir = keysDirectory(dataDir)
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const { privateKey } = crypto.generateKeyPairSync('ed25519')
+  const file = path.join(dir, `${Date.now()}-${crypto.randomBytes(4).toString('hex')}.pem`)
+  // wx: never overwrite; 0600: the private key is readable by its owner only.
+  fs.writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' })
+  return file
+}
+
+function ring (keys: SigningKey[]): KeyRing {
+  const [active] = keys
+  if (!active) throw new Error('no signing key')
+  return { active, all: keys, byKid: new Map(keys.map((key) => [key.kid, key])) }
+}
+
+/**
+ * JWT_PRIVATE_KEY_FILE when set (instances share one file); otherwise every key
+ * under DATA_DIR/keys, generating the first one on first start.
+ */
+export function loadKeyRing (config: { dataDir: string, jwtPrivateKeyFile?: string }): KeyRing {
+  if (config.jwtPrivateKeyFile) {
+    let pem: string
+    try {
+      pem = fs.readFileSync(config.jwtPrivateKeyFile, 'utf8')
+    } catch (err) {
+      throw new ConfigError('JWT_PRIVATE_KEY_FILE', `cannot be read: ${(err as Error).message}`)
+    }
+    try {
+      return ring([signingKeyFromPem(pem)])
+    } catch (err) {
+      throw new ConfigError('JWT_PRIVATE_KEY_FILE', `is not a usable private key: ${(err as Error).message}`)
+    }
+  }
+  const dir = keysDirectory(config.dataDir)
+  const pemFiles = () => fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => name.endsWith('.pem')).sort() : []
+  if (pemFiles().length === 0) generateKeyFile(config.dataDir)
+  const newestFirst = pemFiles().reverse()
+  return ring(newestFirst.map((name) => signingKeyFromPem(fs.readFileSync(path.join(dir, name), 'utf8'))))
+}
