@@ -9,9 +9,13 @@ import db from '../plugins/db.js'
 import password from '../plugins/password.js'
 import openapi from '../plugins/swagger.js'
 import auth from '../plugins/auth.js'
+import mail from '../plugins/mail.js'
 import healthRoutes from '../routes/health/index.js'
 import authRoutes from '../routes/auth/index.js'
 import userRoutes from '../routes/users/index.js'
+import catalogueRoutes from '../routes/catalogue/index.js'
+import cartRoutes from '../routes/cart/index.js'
+import orderRoutes from '../routes/orders/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -66,11 +70,15 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
   // Before auth: the docs pages stay public; auth's route guard applies to what follows.
   await app.register(openapi)
   await app.register(auth)
+  await app.register(mail)
 
   // Concerns, each encapsulated.
   await app.register(healthRoutes, { prefix: '/health' })
   await app.register(authRoutes)
   await app.register(userRoutes, { prefix: '/users' })
+  await app.register(catalogueRoutes)
+  await app.register(cartRoutes, { prefix: '/cart' })
+  await app.register(orderRoutes, { prefix: '/orders' })
 
   if (config.adminEmail && config.adminPassword) {
     const users = createUserRepository(app.db)

@@ -1,0 +1,95 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { Test } from 'tap'
+import type { InjectOptions, LightMyRequestResponse } from 'fastify'
+import { buildApp, type App } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+
+export type { App }
+
+/** A fresh directory under the OS temp dir, removed when the test ends. */
+export function tempDir (t: Test, prefix = 'ecommerce-api-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** The environment tests run with: cheap argon2 so hashing does not dominate. */
+export function testEnv (dataDir: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    ARGON2_MEMORY_KIB: '1024',
+    ARGON2_TIME_COST: '1',
+    ...env
+  }
+}
+
+export function testConfig (dataDir: string, env: Record<string, string> = {}): Config {
+  return loadConfig(testEnv(dataDir, env))
+}
+
+/** Builds an app on a fresh SQLite file; closed when the test ends. */
+export async function build (t: Test, env: Record<string, string> = {}, dataDir = tempDir(t)): Promise<App> {
+  const app = await buildApp(testConfig(dataDir, env))
+  t.teardown(() => app.close())
+  await app.ready()
+  return app
+}
+
+export const DEFAULT_PASSWORD = 'correct horse battery'
+
+export interface TestUser {
+  id: number
+  email: string
+  password: string
+  accessToken: string
+  refreshToken: string
+  /** Inject with this user's Bearer token. */
+  inject: (options: InjectOptions) => Promise<LightMyRequestResponse>
+}
+
+let counter = 0
+/** A unique e-mail per call, so tests in one file never collide. */
+export const uniqueEmail = (name = 'user') => `${name}-${process.pid}-${++counter}@example.test`
+
+export async function login (app: App, email: string, password = DEFAULT_PASSWORD) {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/auth/token',
+    payload: { grant_type: 'password', username: email, password }
+  })
+  if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`)
+  return res.json<{ access_token: string, refresh_token: string }>()
+}
+
+export function asUser (app: App, accessToken: string) {
+  return (options: InjectOptions) => app.inject({
+    ...options,
+    headers: { ...options.headers, authorization: `Bearer ${accessToken}` }
+  })
+}
+
+/** Registers and logs in a user; role 'admin' promotes it directly in the database. */
+export async function createUser (app: App, options: { email?: string, password?: string, role?: 'admin' | 'customer', fullName?: string } = {}): Promise<TestUser> {
+  const email = options.email ?? uniqueEmail(options.role ?? 'user')
+  const password = options.password ?? DEFAULT_PASSWORD
+  const res = await app.inject({
+    method: 'POST',
+    url: '/users',
+    payload: { email, password, ...(options.fullName ? { full_name: options.fullName } : {}) }
+  })
+  if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`)
+  const { id } = res.json<{ id: number }>()
+  if (options.role === 'admin') app.sqlite.prepare('UPDATE users SET role = ? WHERE id = ?').run('admin', id)
+  const tokens = await login(app, email, password)
+  return {
+    id,
+    email: email.toLowerCase(),
+    password,
+    accessToken: tokens.access_token,
+    refreshToken: tokens.refresh_token,
+    inject: asUser(app, tokens.access_token)
+  }
+}
