@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { OAuthError } from '../../src/errors.js'
 import { createUserRepository, type PublicUser } from '../users/repository.js'
 import { createRefreshTokenRepository } from './repository.js'
+import passwordResetRoutes from './password-reset.js'
 import {
   TokenRequestSchema, TokenResponseSchema, OAuthErrorSchema, RevokeRequestSchema, JwksSchema, MetadataSchema,
   type TokenRequest
@@ -145,6 +146,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       service_documentation: `${issuerBase}/docs`
     }
   })
+
+  await fastify.register(passwordResetRoutes)
 }
 
 export default authRoutes
