@@ -34,6 +34,8 @@ export default fp(async function openapi (fastify) {
         { name: 'health' }
       ]
     },
+    // A prefixed plugin's '/' route is served as '/users' and '/users/'; document the first.
+    transform: ({ schema, url }) => ({ schema, url: url.length > 1 ? url.replace(/\/$/, '') : url }),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
   // The docs are public: they are registered before the auth plugin adds its route guard.

@@ -85,6 +85,13 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
   const raw = Object.fromEntries(
     known.filter((key) => source[key] !== undefined && source[key] !== '').map((key) => [key, source[key]])
   )
+  // Value.Convert would truncate "3000.5" to 3000: integers must be written as integers.
+  for (const [key, property] of Object.entries(EnvSchema.properties)) {
+    const value = raw[key]
+    if ('type' in property && property.type === 'integer' && value !== undefined && !/^-?\d+$/.test(value)) {
+      throw new ConfigError(key, `must be an integer (got ${JSON.stringify(value)})`)
+    }
+  }
   const env = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
   const firstError = Value.Errors(EnvSchema, env).First()
   if (firstError) {
