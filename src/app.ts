@@ -1,3 +1,4 @@
+import crypto from 'node:crypto'
 import Fastify, { type FastifyServerOptions, type FastifySchemaCompiler } from 'fastify'
 import AjvCompiler, { type BuildCompilerFromPool } from '@fastify/ajv-compiler'
 import formbody from '@fastify/formbody'
@@ -10,6 +11,7 @@ import password from '../plugins/password.js'
 import openapi from '../plugins/swagger.js'
 import auth from '../plugins/auth.js'
 import mail from '../plugins/mail.js'
+import metrics from '../plugins/metrics.js'
 import healthRoutes from '../routes/health/index.js'
 import authRoutes from '../routes/auth/index.js'
 import userRoutes from '../routes/users/index.js'
@@ -57,13 +59,22 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
     bodyLimit: 64 * 1024,
     // A request that waits on nothing for 30 s is not coming back.
     requestTimeout: 30_000,
+    // A caller's x-request-id (a proxy's, say) is kept so one id follows the request
+    // through every log line; otherwise each request gets a fresh UUID.
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
     schemaController: { compilersFactory: { buildValidator: buildValidatorByPart } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
 
   // Infrastructure, once, on the root.
   await app.register(errorHandler)
+  // First, so its hooks time every route; it adds /metrics only when METRICS_ENABLED=true.
+  await app.register(metrics)
   await app.register(db)
   await app.register(password)
   await app.register(formbody)

@@ -31,6 +31,7 @@ export const EnvSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info' }
   ),
+  METRICS_ENABLED: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' }),
   // OWASP's argon2id recommendation: m=19456 KiB, t=2, p=1.
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 4_194_304, default: 19_456 }),
   ARGON2_TIME_COST: Type.Integer({ minimum: 1, maximum: 20, default: 2 }),
@@ -62,6 +63,7 @@ export interface Config {
   logLevel: string
   argon2: { memoryCost: number; timeCost: number; parallelism: number }
   hashConcurrency: number
+  metricsEnabled: boolean
 }
 
 export class ConfigError extends Error {
@@ -130,6 +132,7 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
       timeCost: valid.ARGON2_TIME_COST,
       parallelism: valid.ARGON2_PARALLELISM
     },
-    hashConcurrency: valid.HASH_CONCURRENCY
+    hashConcurrency: valid.HASH_CONCURRENCY,
+    metricsEnabled: valid.METRICS_ENABLED === 'true'
   }
 }
