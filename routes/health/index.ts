@@ -1,25 +1,33 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 
-const Status = Type.Object({ status: Type.String() })
+const Live = Type.Object({ status: Type.Literal('ok') })
+const Ready = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+  database: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+  outbox_backlog: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'E-mails waiting to be sent' })
+})
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const ping = fastify.sqlite.prepare('SELECT 1')
+  const backlog = fastify.sqlite.prepare('SELECT count(*) AS pending FROM mail_outbox WHERE sent_at IS NULL').pluck()
 
   fastify.get('/live', {
     config: { auth: 'public' },
-    schema: { tags: ['health'], summary: 'The process runs', response: { 200: Status } }
-  }, async () => ({ status: 'ok' }))
+    schema: { tags: ['health'], summary: 'The process runs', response: { 200: Live } }
+  }, async () => ({ status: 'ok' as const }))
 
   fastify.get('/ready', {
     config: { auth: 'public' },
-    schema: { tags: ['health'], summary: 'The database answers', response: { 200: Status, 503: Status } }
+    schema: {
+      tags: ['health'],
+      summary: 'The database answers; also shows the mail backlog',
+      response: { 200: Ready, 503: Ready }
+    }
   }, async (_request, reply) => {
     try {
-      ping.get()
-      return { status: 'ok' }
+      return { status: 'ok' as const, database: 'ok' as const, outbox_backlog: backlog.get() as number }
     } catch {
-      return reply.code(503).send({ status: 'unavailable' })
+      return reply.code(503).send({ status: 'unavailable', database: 'unavailable', outbox_backlog: null })
     }
   })
 }
