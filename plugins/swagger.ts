@@ -41,6 +41,6 @@ export default fp(async function openapi (fastify) {
   // The docs are public: they are registered before the auth plugin adds its route guard.
   await fastify.register(swaggerUi, {
     routePrefix: '/docs',
-    uiConfig: { deepLinking: true, persistAuthorization: false, tryItOutEnabled: false }
+    uiConfig: { deepLinking: true, persistAuthorization: false, tryItOutEnabled: false, validatorUrl: null }
   })
 }, { name: 'openapi' })

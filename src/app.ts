@@ -11,6 +11,8 @@ import password from '../plugins/password.js'
 import openapi from '../plugins/swagger.js'
 import auth from '../plugins/auth.js'
 import mail from '../plugins/mail.js'
+import rateLimits from '../plugins/rate-limit.js'
+import httpSecurity from '../plugins/http-security.js'
 import metrics from '../plugins/metrics.js'
 import healthRoutes from '../routes/health/index.js'
 import authRoutes from '../routes/auth/index.js'
@@ -75,6 +77,7 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
   await app.register(errorHandler)
   // First, so its hooks time every route; it adds /metrics only when METRICS_ENABLED=true.
   await app.register(metrics)
+  await app.register(httpSecurity)
   await app.register(db)
   await app.register(password)
   await app.register(formbody)
@@ -82,6 +85,7 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
   await app.register(openapi)
   await app.register(auth)
   await app.register(mail)
+  await app.register(rateLimits)
 
   // Concerns, each encapsulated.
   await app.register(healthRoutes, { prefix: '/health' })

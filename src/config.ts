@@ -31,6 +31,8 @@ export const EnvSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info' }
   ),
+  // Comma-separated origins allowed to call the API from a browser; unset means no CORS at all.
+  CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^,\\s]+(,https?://[^,\\s]+)*$' })),
   METRICS_ENABLED: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' }),
   // OWASP's argon2id recommendation: m=19456 KiB, t=2, p=1.
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 4_194_304, default: 19_456 }),
@@ -64,6 +66,7 @@ export interface Config {
   argon2: { memoryCost: number; timeCost: number; parallelism: number }
   hashConcurrency: number
   metricsEnabled: boolean
+  corsOrigins: string[]
 }
 
 export class ConfigError extends Error {
@@ -133,6 +136,7 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
       parallelism: valid.ARGON2_PARALLELISM
     },
     hashConcurrency: valid.HASH_CONCURRENCY,
-    metricsEnabled: valid.METRICS_ENABLED === 'true'
+    metricsEnabled: valid.METRICS_ENABLED === 'true',
+    corsOrigins: valid.CORS_ORIGINS?.split(',') ?? []
   }
 }

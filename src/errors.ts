@@ -16,6 +16,8 @@ export const errors = {
   UserNotFound: createError('USER_NOT_FOUND', 'User not found', 404),
   EmailTaken: createError('EMAIL_TAKEN', 'An account with this e-mail already exists', 409),
   WrongPassword: createError('WRONG_PASSWORD', 'The current password is wrong', 400),
+  PasswordTooCommon: createError('PASSWORD_TOO_COMMON', 'This password is on a list of commonly used passwords; choose another', 400),
+  TooManyRequests: createError('TOO_MANY_REQUESTS', 'Too many requests; retry in %s seconds', 429),
   ResetTokenInvalid: createError('RESET_TOKEN_INVALID', 'The reset token is wrong, used or expired', 400),
 
   CategoryNotFound: createError('CATEGORY_NOT_FOUND', 'Category not found', 404),

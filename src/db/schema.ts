@@ -105,3 +105,13 @@ export const mailOutbox = sqliteTable('mail_outbox', {
   lastError: text('last_error'),
   createdAt: createdAt()
 }, (table) => [index('mail_outbox_pending_idx').on(table.sentAt, table.nextAttemptAt)])
+
+// Failed logins per submitted e-mail, known or not, so throttling reveals nothing
+// about which accounts exist; in the database, so a restart does not reset it.
+export const loginThrottle = sqliteTable('login_throttle', {
+  email: text('email').primaryKey(),
+  failures: integer('failures').notNull().default(0),
+  // Unix milliseconds; while in the future, every login for this e-mail is refused.
+  lockedUntil: integer('locked_until'),
+  updatedAt: integer('updated_at').notNull()
+})
