@@ -1,6 +1,139 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errors } from '../../src/errors.js'
+import { decodeCursor, toPage } from '../../src/pagination.js'
+import { ErrorRef, IdParams, NoContent } from '../../src/schemas.js'
+import { createCatalogueRepository } from './repository.js'
+import {
+  CategorySchema, CategoryPage, CategoryListQuery, CreateCategorySchema, toCategory,
+  ProductSchema, ProductPage, ProductListQuery, CreateProductSchema, UpdateProductSchema, toProduct
+} from './schemas.js'
 
-// Routes of API.md's catalogue section.
-const catalogueRoutes: FastifyPluginAsyncTypebox = async () => {}
+// Routes of API.md's catalogue section. Registered without a prefix: it owns two collections.
+const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const catalogue = createCatalogueRepository(fastify.db)
+  const productBody = toProduct(fastify.config.currency)
+
+  fastify.get('/categories', {
+    config: { auth: 'public' },
+    schema: {
+      tags: ['catalogue'],
+      summary: 'List categories',
+      querystring: CategoryListQuery,
+      response: { 200: CategoryPage, 400: ErrorRef }
+    }
+  }, async (request) => {
+    const { limit, cursor } = request.query
+    const rows = catalogue.listCategories({ afterId: decodeCursor(cursor), limit: limit + 1 })
+    return toPage(rows, limit, toCategory)
+  })
+
+  fastify.post('/categories', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['catalogue'],
+      summary: 'Create a category (admin)',
+      body: CreateCategorySchema,
+      response: { 201: CategorySchema, 400: ErrorRef, 409: ErrorRef }
+    }
+  }, async (request, reply) => {
+    const category = catalogue.createCategory(request.body.name)
+    if (!category) throw new errors.CategoryExists()
+    return reply.code(201).send(toCategory(category))
+  })
+
+  fastify.delete('/categories/:id', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['catalogue'],
+      summary: 'Delete a category no product uses (admin)',
+      params: IdParams,
+      response: { 204: NoContent, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
+    }
+  }, async (request, reply) => {
+    const outcome = catalogue.deleteCategory(Number(request.params.id))
+    if (outcome === 'not_found') throw new errors.CategoryNotFound()
+    if (outcome === 'in_use') throw new errors.CategoryNotEmpty()
+    return reply.code(204).send(null)
+  })
+
+  fastify.get('/products', {
+    config: { auth: 'public' },
+    schema: {
+      tags: ['catalogue'],
+      summary: 'List products, optionally of one category or by name',
+      querystring: ProductListQuery,
+      response: { 200: ProductPage, 400: ErrorRef }
+    }
+  }, async (request) => {
+    const { limit, cursor, category_id: categoryId, q } = request.query
+    const rows = catalogue.listProducts({
+      categoryId: categoryId === undefined ? undefined : Number(categoryId),
+      q,
+      afterId: decodeCursor(cursor),
+      limit: limit + 1
+    })
+    return toPage(rows, limit, productBody)
+  })
+
+  fastify.get('/products/:id', {
+    config: { auth: 'public' },
+    schema: {
+      tags: ['catalogue'],
+      summary: 'One product',
+      params: IdParams,
+      response: { 200: ProductSchema, 400: ErrorRef, 404: ErrorRef }
+    }
+  }, async (request) => {
+    const product = catalogue.findProduct(Number(request.params.id))
+    if (!product) throw new errors.ProductNotFound()
+    return productBody(product)
+  })
+
+  fastify.post('/products', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['catalogue'],
+      summary: 'Create a product (admin)',
+      body: CreateProductSchema,
+      response: { 201: ProductSchema, 400: ErrorRef, 404: ErrorRef }
+    }
+  }, async (request, reply) => {
+    const { name, description, price_cents: priceCents, stock, category_id: categoryId } = request.body
+    const result = catalogue.createProduct({ name, description, priceCents, stock, categoryId })
+    if (!result.ok) throw new errors.CategoryNotFound()
+    return reply.code(201).send(productBody(result.product))
+  })
+
+  fastify.patch('/products/:id', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['catalogue'],
+      summary: 'Change a product (admin)',
+      params: IdParams,
+      body: UpdateProductSchema,
+      response: { 200: ProductSchema, 400: ErrorRef, 404: ErrorRef }
+    }
+  }, async (request) => {
+    const { name, description, price_cents: priceCents, stock, category_id: categoryId } = request.body
+    const result = catalogue.updateProduct(Number(request.params.id), { name, description, priceCents, stock, categoryId })
+    if (!result.ok) {
+      throw result.reason === 'product_not_found' ? new errors.ProductNotFound() : new errors.CategoryNotFound()
+    }
+    return productBody(result.product)
+  })
+
+  fastify.delete('/products/:id', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['catalogue'],
+      summary: 'Delete a product (admin); past orders keep their lines',
+      params: IdParams,
+      response: { 204: NoContent, 400: ErrorRef, 404: ErrorRef }
+    }
+  }, async (request, reply) => {
+    if (!catalogue.deleteProduct(Number(request.params.id))) throw new errors.ProductNotFound()
+    return reply.code(204).send(null)
+  })
+}
 
 export default catalogueRoutes
