@@ -1,6 +1,60 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errors } from '../../src/errors.js'
+import { ErrorRef, NoContent } from '../../src/schemas.js'
+import { createCartRepository } from './repository.js'
+import { AddItemSchema, CartSchema, ProductIdParams, SetQuantitySchema, toCart } from './schemas.js'
 
-// Routes of API.md's cart section.
-const cartRoutes: FastifyPluginAsyncTypebox = async () => {}
+const cartRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const carts = createCartRepository(fastify.db)
+  const cartOf = (userId: number) => toCart(carts.lines(userId), fastify.config.currency)
+
+  fastify.get('/', {
+    schema: { tags: ['cart'], summary: 'Your cart', response: { 200: CartSchema } }
+  }, async (request) => cartOf(request.user.id))
+
+  fastify.post('/items', {
+    schema: {
+      tags: ['cart'],
+      summary: 'Add to a line (creating it)',
+      body: AddItemSchema,
+      response: { 200: CartSchema, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
+    }
+  }, async (request) => {
+    carts.add(request.user.id, request.body.product_id, request.body.quantity)
+    return cartOf(request.user.id)
+  })
+
+  fastify.put('/items/:product_id', {
+    schema: {
+      tags: ['cart'],
+      summary: 'Set a line\'s quantity (creating it)',
+      params: ProductIdParams,
+      body: SetQuantitySchema,
+      response: { 200: CartSchema, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
+    }
+  }, async (request) => {
+    carts.set(request.user.id, Number(request.params.product_id), request.body.quantity)
+    return cartOf(request.user.id)
+  })
+
+  fastify.delete('/items/:product_id', {
+    schema: {
+      tags: ['cart'],
+      summary: 'Remove a line',
+      params: ProductIdParams,
+      response: { 200: CartSchema, 400: ErrorRef, 404: ErrorRef }
+    }
+  }, async (request) => {
+    if (!carts.remove(request.user.id, Number(request.params.product_id))) throw new errors.CartItemNotFound()
+    return cartOf(request.user.id)
+  })
+
+  fastify.delete('/', {
+    schema: { tags: ['cart'], summary: 'Empty your cart', response: { 204: NoContent } }
+  }, async (request, reply) => {
+    carts.clear(request.user.id)
+    return reply.code(204).send(null)
+  })
+}
 
 export default cartRoutes

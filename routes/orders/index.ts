@@ -1,6 +1,88 @@
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errors } from '../../src/errors.js'
+import { decodeCursor, toPage } from '../../src/pagination.js'
+import { ErrorRef, IdParams } from '../../src/schemas.js'
+import { createOrderRepository } from './repository.js'
+import { CheckoutHeaders, CheckoutSchema, OrderListQuery, OrderPage, OrderSchema, StatusChangeSchema, toOrder } from './schemas.js'
 
-// Routes of API.md's orders section.
-const ordersRoutes: FastifyPluginAsyncTypebox = async () => {}
+const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const orders = createOrderRepository(fastify.db)
 
-export default ordersRoutes
+  /** The owner's or an admin's; anyone else gets the same 404 as a missing order. */
+  function visibleOrder (request: FastifyRequest, idParam: string) {
+    const order = orders.find(Number(idParam))
+    if (!order || (order.userId !== request.user.id && request.user.role !== 'admin')) throw new errors.OrderNotFound()
+    return order
+  }
+
+  fastify.post('/', {
+    schema: {
+      tags: ['orders'],
+      summary: 'Check out your cart',
+      headers: CheckoutHeaders,
+      body: CheckoutSchema,
+      response: { 200: OrderSchema, 201: OrderSchema, 400: ErrorRef, 409: ErrorRef }
+    }
+  }, async (request, reply) => {
+    const { order, created } = orders.checkout({
+      userId: request.user.id,
+      email: request.user.email,
+      shippingAddress: request.body.shipping_address,
+      currency: fastify.config.currency,
+      idempotencyKey: request.headers['idempotency-key']
+    })
+    if (created) fastify.mailOutbox.wake()
+    return reply.code(created ? 201 : 200).send(toOrder(order))
+  })
+
+  fastify.get('/', {
+    schema: {
+      tags: ['orders'],
+      summary: 'Your orders, newest first (admins: everyone\'s)',
+      querystring: OrderListQuery,
+      response: { 200: OrderPage, 400: ErrorRef }
+    }
+  }, async (request) => {
+    const { limit, cursor, user_id: userIdFilter } = request.query
+    const isAdmin = request.user.role === 'admin'
+    const userId = isAdmin ? (userIdFilter === undefined ? undefined : Number(userIdFilter)) : request.user.id
+    const rows = orders.list({ userId, beforeId: decodeCursor(cursor), limit: limit + 1 })
+    return toPage(rows, limit, toOrder)
+  })
+
+  fastify.get('/:id', {
+    schema: {
+      tags: ['orders'],
+      summary: 'One of your orders (admins: any)',
+      params: IdParams,
+      response: { 200: OrderSchema, 400: ErrorRef, 404: ErrorRef }
+    }
+  }, async (request) => toOrder(visibleOrder(request, request.params.id)))
+
+  fastify.post('/:id/cancel', {
+    schema: {
+      tags: ['orders'],
+      summary: 'Cancel a placed order; its stock goes back',
+      params: IdParams,
+      response: { 200: OrderSchema, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
+    }
+  }, async (request) => toOrder(orders.cancel(visibleOrder(request, request.params.id).id)))
+
+  fastify.patch('/:id', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['orders'],
+      summary: 'Move an order along placed → shipped → delivered (admin)',
+      params: IdParams,
+      body: StatusChangeSchema,
+      response: { 200: OrderSchema, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
+    }
+  }, async (request) => {
+    const order = orders.moveTo(Number(request.params.id), request.body.status)
+    if (!order) throw new errors.OrderNotFound()
+    return toOrder(order)
+  })
+}
+
+export default orderRoutes
