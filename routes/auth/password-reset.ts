@@ -1,6 +1,57 @@
+import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errors } from '../../src/errors.js'
+import { isCommonPassword } from '../../src/password-policy.js'
+import { EmailSchema, ErrorRef, NoContent, PasswordSchema, StrictObject } from '../../src/schemas.js'
+import { createUserRepository } from '../users/repository.js'
+import { createPasswordResetRepository } from './password-reset-repository.js'
+
+const ACCEPTED = { message: 'If the address is registered, an e-mail with a reset token is on its way' }
 
 // POST /auth/password-reset and /auth/password-reset/confirm (API.md, Tokens).
-const passwordResetRoutes: FastifyPluginAsyncTypebox = async () => {}
+const passwordResetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const users = createUserRepository(fastify.db)
+  const resets = createPasswordResetRepository(fastify.db)
+
+  fastify.post('/auth/password-reset', {
+    config: { auth: 'public', rateLimit: fastify.credentialRateLimit },
+    schema: {
+      tags: ['auth'],
+      summary: 'Ask for a password reset e-mail (same answer for unknown addresses)',
+      body: StrictObject({ email: EmailSchema }),
+      response: { 202: Type.Object({ message: Type.String() }), 400: ErrorRef }
+    }
+  }, async (request, reply) => {
+    const user = users.findWithCredentials(request.body.email)
+    if (user && !user.disabled) {
+      resets.issue(user, (token) => ({
+        subject: 'Reset your password',
+        text: `Someone asked to reset the password of this account.\n\nReset token: ${token}\n\n` +
+          'Send it with your new password to POST /auth/password-reset/confirm within one hour. ' +
+          'If it was not you, ignore this e-mail.'
+      }))
+      fastify.mailOutbox.wake()
+    }
+    return reply.code(202).send(ACCEPTED)
+  })
+
+  fastify.post('/auth/password-reset/confirm', {
+    config: { auth: 'public', rateLimit: fastify.credentialRateLimit },
+    schema: {
+      tags: ['auth'],
+      summary: 'Set a new password with a reset token; every session ends',
+      body: StrictObject({ token: Type.String({ minLength: 1, maxLength: 256 }), new_password: PasswordSchema }),
+      response: { 204: NoContent, 400: ErrorRef }
+    }
+  }, async (request, reply) => {
+    if (isCommonPassword(request.body.new_password)) throw new errors.PasswordTooCommon()
+    // Hash before the transaction: better-sqlite3 transactions must not await.
+    const passwordHash = await fastify.passwords.hash(request.body.new_password)
+    const userId = resets.confirm(request.body.token, passwordHash)
+    if (userId === undefined) throw new errors.ResetTokenInvalid()
+    request.log.info({ event: 'password_reset', userId }, 'password reset')
+    return reply.code(204).send(null)
+  })
+}
 
 export default passwordResetRoutes
