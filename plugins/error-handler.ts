@@ -38,8 +38,12 @@ export default fp(async function errorHandler (fastify) {
         .send({ error: error.error, error_description: error.description })
     }
     const statusCode = error.validation ? 400 : (error.statusCode ?? 500)
-    if (statusCode >= 500) {
+    if (statusCode === 503 && error.code === 'SERVICE_UNAVAILABLE') {
+      reply.header('retry-after', '1')
+    } else if (statusCode >= 500) {
       request.log.error({ err: error }, 'request failed')
+    }
+    if (statusCode >= 500) {
       return reply.code(statusCode).send({
         statusCode,
         code: statusCode === 503 && ourCodes.has(error.code) ? error.code : 'INTERNAL_ERROR',

@@ -2,6 +2,7 @@ import crypto from 'node:crypto'
 import fp from 'fastify-plugin'
 import argon2, { type HashOptions } from 'argon2'
 import pLimit from 'p-limit'
+import { errors } from '../src/errors.js'
 
 export interface PasswordCheck {
   ok: boolean
@@ -24,7 +25,14 @@ declare module 'fastify' {
 export default fp(async function password (fastify) {
   const options: HashOptions = { type: argon2.argon2id, ...fastify.config.argon2 }
   // Each argon2 call holds memoryCost KiB on libuv's pool; bounding them bounds memory.
-  const limit = pLimit(fastify.config.hashConcurrency)
+  const pool = pLimit(fastify.config.hashConcurrency)
+  // A login storm waits in a short queue; past it, 503 + Retry-After rather than unbounded memory.
+  const limit = <T>(work: () => Promise<T>): Promise<T> => {
+    if (pool.pendingCount >= fastify.config.hashQueueLimit) {
+      return Promise.reject(new errors.ServiceUnavailable('Too many password checks at once; retry shortly'))
+    }
+    return pool(work)
+  }
   const hash = (plain: string) => limit(() => argon2.hash(plain, options))
   const dummyHash = await hash(crypto.randomBytes(32).toString('base64url'))
 

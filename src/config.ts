@@ -39,7 +39,9 @@ export const EnvSchema = Type.Object({
   ARGON2_TIME_COST: Type.Integer({ minimum: 1, maximum: 20, default: 2 }),
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   // argon2 runs on libuv's pool (4 threads by default); more at once only queues memory.
-  HASH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 })
+  HASH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  // Hashes allowed to wait for a slot; beyond that the caller gets 503 instead of piling up memory.
+  HASH_QUEUE_LIMIT: Type.Integer({ minimum: 0, maximum: 10_000, default: 64 })
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -65,6 +67,7 @@ export interface Config {
   logLevel: string
   argon2: { memoryCost: number; timeCost: number; parallelism: number }
   hashConcurrency: number
+  hashQueueLimit: number
   metricsEnabled: boolean
   corsOrigins: string[]
 }
@@ -136,6 +139,7 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
       parallelism: valid.ARGON2_PARALLELISM
     },
     hashConcurrency: valid.HASH_CONCURRENCY,
+    hashQueueLimit: valid.HASH_QUEUE_LIMIT,
     metricsEnabled: valid.METRICS_ENABLED === 'true',
     corsOrigins: valid.CORS_ORIGINS?.split(',') ?? []
   }

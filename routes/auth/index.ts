@@ -1,10 +1,12 @@
 import crypto from 'node:crypto'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { OAuthError } from '../../src/errors.js'
+import { errors, OAuthError } from '../../src/errors.js'
+import { ErrorRef } from '../../src/schemas.js'
 import { createUserRepository, type PublicUser } from '../users/repository.js'
 import { createRefreshTokenRepository } from './repository.js'
 import passwordResetRoutes from './password-reset.js'
+import { createLoginThrottle } from './login-throttle.js'
 import {
   TokenRequestSchema, TokenResponseSchema, OAuthErrorSchema, RevokeRequestSchema, JwksSchema, MetadataSchema,
   type TokenRequest
@@ -27,6 +29,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config } = fastify
   const users = createUserRepository(fastify.db)
   const refreshTokens = createRefreshTokenRepository(fastify.db)
+  const throttle = createLoginThrottle(fastify.db, config.loginMaxFailures)
   const issuerBase = config.jwtIssuer.replace(/\/+$/, '')
 
   function accessTokenFor (user: Pick<PublicUser, 'id' | 'role' | 'tokenGeneration'>, clientId: string) {
@@ -43,10 +46,22 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (!body.username || body.password === undefined) {
       throw new OAuthError('invalid_request', 'username and password are required for grant_type=password')
     }
+    // Throttled e-mails are refused before the password is looked at, right or wrong.
+    const retryAfterMs = throttle.retryAfterMs(body.username)
+    if (retryAfterMs > 0) {
+      fastify.log.warn({ event: 'login_throttled' }, 'login refused: account throttled')
+      throw new errors.TooManyRequests(String(Math.ceil(retryAfterMs / 1000)))
+    }
     const user = users.findWithCredentials(body.username)
     // Unknown users are checked against a dummy hash: same answer, same time.
     const check = await fastify.passwords.verify(user?.passwordHash ?? null, body.password)
-    if (!user || !check.ok || user.disabled) throw new OAuthError('invalid_grant', INVALID_CREDENTIALS)
+    if (!user || !check.ok || user.disabled) {
+      throttle.recordFailure(body.username)
+      fastify.log.info({ event: 'login_failed' }, 'login failed')
+      throw new OAuthError('invalid_grant', INVALID_CREDENTIALS)
+    }
+    throttle.recordSuccess(body.username)
+    fastify.log.info({ event: 'login_succeeded', userId: user.id }, 'login succeeded')
     if (check.needsRehash) {
       users.setPasswordHash(user.id, await fastify.passwords.hash(body.password), { endSessions: false })
     }
@@ -76,14 +91,14 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   fastify.post('/auth/token', {
-    config: { auth: 'public' },
+    config: { auth: 'public', rateLimit: fastify.credentialRateLimit },
     errorHandler: oauthErrorHandler,
     schema: {
       tags: ['auth'],
       summary: 'OAuth2 token endpoint: password and refresh_token grants',
       consumes: FORM_OR_JSON,
       body: TokenRequestSchema,
-      response: { 200: TokenResponseSchema, 400: OAuthErrorSchema }
+      response: { 200: TokenResponseSchema, 400: OAuthErrorSchema, 429: ErrorRef, 503: ErrorRef }
     }
   }, async (request, reply) => {
     const grantType = request.body.grant_type ?? 'password'

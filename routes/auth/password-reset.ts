@@ -19,7 +19,7 @@ const passwordResetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['auth'],
       summary: 'Ask for a password reset e-mail (same answer for unknown addresses)',
       body: StrictObject({ email: EmailSchema }),
-      response: { 202: Type.Object({ message: Type.String() }), 400: ErrorRef }
+      response: { 202: Type.Object({ message: Type.String() }), 400: ErrorRef, 429: ErrorRef }
     }
   }, async (request, reply) => {
     const user = users.findWithCredentials(request.body.email)
@@ -41,7 +41,7 @@ const passwordResetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['auth'],
       summary: 'Set a new password with a reset token; every session ends',
       body: StrictObject({ token: Type.String({ minLength: 1, maxLength: 256 }), new_password: PasswordSchema }),
-      response: { 204: NoContent, 400: ErrorRef }
+      response: { 204: NoContent, 400: ErrorRef, 429: ErrorRef, 503: ErrorRef }
     }
   }, async (request, reply) => {
     if (isCommonPassword(request.body.new_password)) throw new errors.PasswordTooCommon()

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../src/errors.js'
 import { decodeCursor, toPage } from '../../src/pagination.js'
 import { ErrorRef, IdParams, NoContent } from '../../src/schemas.js'
+import { isCommonPassword } from '../../src/password-policy.js'
 import { createUserRepository } from './repository.js'
 import {
   UserSchema, UserPage, RegisterSchema, UpdateMeSchema, AdminUpdateSchema, ChangePasswordSchema, UserListQuery, toUser
@@ -19,15 +20,16 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   fastify.post('/', {
-    config: { auth: 'public' },
+    config: { auth: 'public', rateLimit: fastify.credentialRateLimit },
     schema: {
       tags: ['users'],
       summary: 'Register',
       body: RegisterSchema,
-      response: { 201: UserSchema, 400: ErrorRef, 409: ErrorRef }
+      response: { 201: UserSchema, 400: ErrorRef, 409: ErrorRef, 429: ErrorRef }
     }
   }, async (request, reply) => {
     const { email, password, full_name: fullName } = request.body
+    if (isCommonPassword(password)) throw new errors.PasswordTooCommon()
     const passwordHash = await fastify.passwords.hash(password)
     const user = users.create({ email, passwordHash, fullName })
     if (!user) throw new errors.EmailTaken()
@@ -60,6 +62,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { current_password: currentPassword, new_password: newPassword } = request.body
+    if (isCommonPassword(newPassword)) throw new errors.PasswordTooCommon()
     const check = await fastify.passwords.verify(users.passwordHashOf(request.user.id) ?? null, currentPassword)
     if (!check.ok) throw new errors.WrongPassword()
     users.setPasswordHash(request.user.id, await fastify.passwords.hash(newPassword), { endSessions: true })
