@@ -69,6 +69,8 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
+  // JSON (and forms, below) only: a text/plain body is 415, not a string for the schema to puzzle over.
+  app.removeContentTypeParser('text/plain')
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
