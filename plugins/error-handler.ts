@@ -52,6 +52,7 @@ export default fp(async function errorHandler (fastify) {
       })
     }
     const code = codeOf(error, statusCode)
+    if ('retryAfterSeconds' in error) reply.header('retry-after', String(error.retryAfterSeconds))
     const challenge = CHALLENGES[code]
     if (challenge) reply.header('www-authenticate', challenge)
     return reply.code(statusCode).send({

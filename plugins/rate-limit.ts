@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
-import { errors } from '../src/errors.js'
+import { tooManyRequests } from '../src/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,7 +15,7 @@ export default fp(async function rateLimits (fastify) {
     global: false,
     // request.ip honours X-Forwarded-For only when TRUST_PROXY says so.
     keyGenerator: (request) => request.ip,
-    errorResponseBuilder: (_request, context) => new errors.TooManyRequests(String(Math.ceil(context.ttl / 1000)))
+    errorResponseBuilder: (_request, context) => tooManyRequests(Math.ceil(context.ttl / 1000))
   })
   fastify.decorate('credentialRateLimit', { max: fastify.config.loginRateLimit, timeWindow: 60_000 })
 }, { name: 'rate-limit' })

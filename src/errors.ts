@@ -37,6 +37,11 @@ export const errors = {
   ServiceUnavailable: createError('SERVICE_UNAVAILABLE', '%s', 503)
 }
 
+/** 429 whose Retry-After header the error handler sets from `retryAfterSeconds`. */
+export function tooManyRequests (retryAfterSeconds: number) {
+  return Object.assign(new errors.TooManyRequests(String(retryAfterSeconds)), { retryAfterSeconds })
+}
+
 /** RFC 6749 §5.2 error of the token and revocation endpoints: a different body shape. */
 export class OAuthError extends Error {
   readonly statusCode: number

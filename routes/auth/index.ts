@@ -1,7 +1,7 @@
 import crypto from 'node:crypto'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errors, OAuthError } from '../../src/errors.js'
+import { OAuthError, tooManyRequests } from '../../src/errors.js'
 import { ErrorRef } from '../../src/schemas.js'
 import { createUserRepository, type PublicUser } from '../users/repository.js'
 import { createRefreshTokenRepository } from './repository.js'
@@ -50,7 +50,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const retryAfterMs = throttle.retryAfterMs(body.username)
     if (retryAfterMs > 0) {
       fastify.log.warn({ event: 'login_throttled' }, 'login refused: account throttled')
-      throw new errors.TooManyRequests(String(Math.ceil(retryAfterMs / 1000)))
+      throw tooManyRequests(Math.ceil(retryAfterMs / 1000))
     }
     const user = users.findWithCredentials(body.username)
     // Unknown users are checked against a dummy hash: same answer, same time.

@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify'
 import t from 'tap'
 import { build, createUser, DEFAULT_PASSWORD } from '../helper.js'
 
@@ -51,7 +52,7 @@ t.test('wrong password and unknown e-mail get the same answer; disabled users ar
 
 t.test('malformed token requests are invalid_request or unsupported_grant_type', async (t) => {
   const app = await build(t)
-  const cases: Array<[string, Parameters<typeof app.inject>[0], string]> = [
+  const cases: Array<[string, InjectOptions, string]> = [
     ['missing password', { method: 'POST', url: '/auth/token', payload: { username: 'a@example.test' } }, 'invalid_request'],
     ['missing username', { method: 'POST', url: '/auth/token', payload: { password: 'x' } }, 'invalid_request'],
     ['unknown grant', { method: 'POST', url: '/auth/token', payload: { grant_type: 'client_credentials' } }, 'unsupported_grant_type'],
