@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { fastifyJwt, type FastifyJWTOptions, type TokenOrHeader } from '@fastify/jwt'
+import { fastifyJwt, type FastifyJWT, type FastifyJWTOptions, type TokenOrHeader } from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { errors } from '../src/errors.js'
 import { loadKeyRing, type KeyRing } from '../src/keys.js'
@@ -28,6 +28,9 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     keyRing: KeyRing
+    /** Re-reads the signing keys: a rotated key starts signing, a retired one stops verifying. */
+    reloadKeys: () => void
+    signAccessToken: (claims: FastifyJWT['payload']) => string
     authenticate: onRequestHookHandler
   }
 }
@@ -44,12 +47,13 @@ const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'exp', 'iat', 'jti', 'gen']
 
 export default fp(async function auth (fastify) {
   const { config } = fastify
-  const keyRing = loadKeyRing(config)
+  let keyRing = loadKeyRing(config)
+  const startKey = keyRing.active
   const users = createUserRepository(fastify.db)
 
   const jwtOptions: FastifyJWTOptions = {
     secret: {
-      private: keyRing.active.privatePem,
+      private: startKey.privatePem,
       // The kid picks the key; an unknown kid fails. Embedded `jwk`/`jku` headers are never looked at.
       public: (_request: FastifyRequest, token: TokenOrHeader) => {
         const kid: unknown = 'header' in token ? token.header.kid : undefined
@@ -60,12 +64,12 @@ export default fp(async function auth (fastify) {
     },
     decode: { complete: true },
     sign: {
-      algorithm: keyRing.active.alg,
-      kid: keyRing.active.kid,
+      algorithm: startKey.alg,
+      kid: startKey.kid,
       iss: config.jwtIssuer,
       aud: config.jwtAudience,
       expiresIn: config.accessTokenTtl,
-      header: { alg: keyRing.active.alg, typ: 'at+jwt' }
+      header: { alg: startKey.alg, typ: 'at+jwt' }
     },
     verify: {
       algorithms: [...new Set(keyRing.all.map((key) => key.alg))],
@@ -76,7 +80,24 @@ export default fp(async function auth (fastify) {
     }
   }
   await fastify.register(fastifyJwt, jwtOptions)
-  fastify.decorate('keyRing', keyRing)
+  fastify.decorate('keyRing', { getter: () => keyRing })
+  fastify.decorate('reloadKeys', () => { keyRing = loadKeyRing(config) })
+  // Instances pick up a rotation (and drop retired keys) within half a minute, no restart needed.
+  const reloader = setInterval(() => {
+    try {
+      fastify.reloadKeys()
+    } catch (err) {
+      fastify.log.error({ err }, 'could not reload signing keys; keeping the current ones')
+    }
+  }, 30_000).unref()
+  fastify.addHook('onClose', async () => clearInterval(reloader))
+
+  fastify.decorate('signAccessToken', (claims: FastifyJWT['payload']) => {
+    const { active } = keyRing
+    // The key of the start signs through @fastify/jwt's prepared signer; a rotated one by options.
+    if (active.kid === startKey.kid) return fastify.jwt.sign(claims)
+    return fastify.jwt.sign(claims, { key: active.privatePem, kid: active.kid, algorithm: active.alg, header: { alg: active.alg, typ: 'at+jwt' } })
+  })
 
   async function authenticate (request: FastifyRequest, _reply: FastifyReply) {
     if (!/^Bearer\s/i.test(request.headers.authorization ?? '')) throw new errors.Unauthorized()

@@ -87,11 +87,34 @@ function ring (keys: SigningKey[]): KeyRing {
   return { active, all: keys, byKid: new Map(keys.map((key) => [key.kid, key])) }
 }
 
+// Tokens carry whole-second times and clocks drift: keep a retired key a little longer.
+const CLOCK_SKEW_MS = 60_000
+const createdAtOf = (fileName: string) => Number(fileName.split('-')[0])
+
+function pemFiles (dir: string): string[] {
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => /^\d+-[\w]+\.pem$/.test(name)).sort() : []
+}
+
 /**
- * JWT_PRIVATE_KEY_FILE when set (instances share one file); otherwise every key
- * under DATA_DIR/keys, generating the first one on first start.
+ * The key files of DATA_DIR/keys, oldest first, split into those that may still
+ * verify a live token and those that may not: an older key is retired once its
+ * successor has been signing for a whole access-token lifetime.
  */
-export function loadKeyRing (config: { dataDir: string, jwtPrivateKeyFile?: string }): KeyRing {
+export function keyFiles (dataDir: string, accessTokenTtl: number, now = Date.now()): { live: string[], retired: string[] } {
+  const files = pemFiles(keysDirectory(dataDir))
+  const retired = files.filter((_, i) => {
+    const successor = files[i + 1]
+    return successor !== undefined && createdAtOf(successor) + accessTokenTtl * 1000 + CLOCK_SKEW_MS < now
+  })
+  return { live: files.filter((file) => !retired.includes(file)), retired }
+}
+
+/**
+ * JWT_PRIVATE_KEY_FILE when set (instances share one file); otherwise the live
+ * keys under DATA_DIR/keys, generating the first one on first start. The newest
+ * key signs; every live key verifies and is published in the JWKS.
+ */
+export function loadKeyRing (config: { dataDir: string, jwtPrivateKeyFile?: string, accessTokenTtl: number }): KeyRing {
   if (config.jwtPrivateKeyFile) {
     let pem: string
     try {
@@ -106,8 +129,7 @@ export function loadKeyRing (config: { dataDir: string, jwtPrivateKeyFile?: stri
     }
   }
   const dir = keysDirectory(config.dataDir)
-  const pemFiles = () => fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => name.endsWith('.pem')).sort() : []
-  if (pemFiles().length === 0) generateKeyFile(config.dataDir)
-  const newestFirst = pemFiles().reverse()
+  if (pemFiles(dir).length === 0) generateKeyFile(config.dataDir)
+  const newestFirst = keyFiles(config.dataDir, config.accessTokenTtl).live.reverse()
   return ring(newestFirst.map((name) => signingKeyFromPem(fs.readFileSync(path.join(dir, name), 'utf8'))))
 }

@@ -33,7 +33,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const issuerBase = config.jwtIssuer.replace(/\/+$/, '')
 
   function accessTokenFor (user: Pick<PublicUser, 'id' | 'role' | 'tokenGeneration'>, clientId: string) {
-    return fastify.jwt.sign({
+    return fastify.signAccessToken({
       sub: String(user.id),
       client_id: clientId,
       role: user.role,
