@@ -122,7 +122,11 @@ export default fp(async function auth (fastify) {
   // so the lock icons in /docs are exactly the routes that check a token.
   fastify.addHook('onRoute', (route) => {
     const level: AuthLevel = route.config?.auth ?? 'user'
-    if (level === 'public') return
+    if (level === 'public') {
+      // Explicitly open in the document too: `security: []`.
+      if (route.schema) route.schema.security = []
+      return
+    }
     const guards = level === 'admin' ? [authenticate, requireAdmin] : [authenticate]
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
     route.onRequest = [...guards, ...existing]

@@ -4,6 +4,15 @@ import swaggerUi from '@fastify/swagger-ui'
 import { ErrorSchema } from '../src/schemas.js'
 import { OAUTH_SCHEME } from './auth.js'
 
+/** GET /users/{id} → getUsersById; POST /orders/{id}/cancel → postOrdersByIdCancel. */
+export function operationIdOf (method: string, path: string): string {
+  // Fastify's patterns say :id where the document will say {id}.
+  const words = path.split(/[^A-Za-z0-9:_]+/).filter(Boolean)
+    .map((word) => word.startsWith(':') ? `By_${word.slice(1)}` : word)
+    .flatMap((word) => word.split('_'))
+  return method + words.map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join('')
+}
+
 export default fp(async function openapi (fastify) {
   fastify.addSchema(ErrorSchema)
   await fastify.register(swagger, {
@@ -15,7 +24,8 @@ export default fp(async function openapi (fastify) {
         description: 'Users, catalogue, cart and orders behind OAuth2 Bearer JWTs. ' +
           'Authorize with your e-mail as username; money is in integer minor units.'
       },
-      // No `servers`: the document and Swagger UI work on whatever host and port serve them.
+      // Relative: the document and Swagger UI work on whatever host and port serve them.
+      servers: [{ url: '/', description: 'The host that serves this document' }],
       components: {
         securitySchemes: {
           [OAUTH_SCHEME]: {
@@ -27,15 +37,20 @@ export default fp(async function openapi (fastify) {
       },
       tags: [
         { name: 'auth', description: 'Tokens, keys and password reset' },
-        { name: 'users' },
-        { name: 'catalogue' },
-        { name: 'cart' },
-        { name: 'orders' },
-        { name: 'health' }
+        { name: 'users', description: 'Registration, your account, and user administration' },
+        { name: 'catalogue', description: 'Categories and products: public reads, admin writes' },
+        { name: 'cart', description: 'Your cart, at current prices' },
+        { name: 'orders', description: 'Checkout and order history' },
+        { name: 'health', description: 'Liveness and readiness probes' }
       ]
     },
     // A prefixed plugin's '/' route is served as '/users' and '/users/'; document the first.
-    transform: ({ schema, url }) => ({ schema, url: url.length > 1 ? url.replace(/\/$/, '') : url }),
+    // Every operation gets a stable operationId from its method and path, for client generators.
+    transform: ({ schema, url, route }) => {
+      const path = url.length > 1 ? url.replace(/\/$/, '') : url
+      const method = String(Array.isArray(route.method) ? route.method[0] : route.method).toLowerCase()
+      return { schema: schema && { operationId: operationIdOf(method, path), ...schema }, url: path }
+    },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
   // The docs are public: they are registered before the auth plugin adds its route guard.
