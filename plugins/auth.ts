@@ -76,7 +76,10 @@ export default fp(async function auth (fastify) {
       allowedIss: config.jwtIssuer,
       allowedAud: config.jwtAudience,
       requiredClaims: REQUIRED_CLAIMS,
-      checkTyp: 'at+jwt'
+      checkTyp: 'at+jwt',
+      // Verified tokens are remembered until they expire: a repeat skips the signature
+      // check. Revocation still holds: authenticate loads the user on every request.
+      cache: 10_000
     }
   }
   await fastify.register(fastifyJwt, jwtOptions)

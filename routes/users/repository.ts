@@ -29,8 +29,17 @@ const publicColumns = {
 export const normaliseEmail = (email: string) => email.trim().toLowerCase()
 
 export function createUserRepository (db: Db) {
-  // authenticate runs this on every protected request: prepare it once.
-  const byId = db.select(publicColumns).from(users).where(eq(users.id, sql.placeholder('id'))).prepare()
+  // authenticate runs this on every protected request: one raw prepared statement,
+  // without drizzle's per-row mapping (a tenth of the time of GET /users/me).
+  const byIdStatement = db.$client.prepare<[number], Omit<PublicUser, 'disabled'> & { disabled: number }>(
+    'SELECT id, email, full_name AS fullName, role, disabled, token_generation AS tokenGeneration, created_at AS createdAt FROM users WHERE id = ?'
+  )
+  const byId = {
+    get ({ id }: { id: number }): PublicUser | undefined {
+      const row = byIdStatement.get(id)
+      return row && { ...row, disabled: row.disabled === 1 }
+    }
+  }
   const credentialsByEmail = db.select({ ...publicColumns, passwordHash: users.passwordHash })
     .from(users).where(eq(users.email, sql.placeholder('email'))).prepare()
 
