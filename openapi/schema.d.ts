@@ -2080,6 +2080,7 @@ export interface operations {
                         items: {
                             id: number;
                             user_id: number;
+                            /** @enum {string} */
                             status: "placed" | "shipped" | "delivered" | "cancelled";
                             items: {
                                 product_id: number;
@@ -2146,6 +2147,7 @@ export interface operations {
                     "application/json": {
                         id: number;
                         user_id: number;
+                        /** @enum {string} */
                         status: "placed" | "shipped" | "delivered" | "cancelled";
                         items: {
                             product_id: number;
@@ -2172,6 +2174,7 @@ export interface operations {
                     "application/json": {
                         id: number;
                         user_id: number;
+                        /** @enum {string} */
                         status: "placed" | "shipped" | "delivered" | "cancelled";
                         items: {
                             product_id: number;
@@ -2239,6 +2242,7 @@ export interface operations {
                     "application/json": {
                         id: number;
                         user_id: number;
+                        /** @enum {string} */
                         status: "placed" | "shipped" | "delivered" | "cancelled";
                         items: {
                             product_id: number;
@@ -2298,8 +2302,11 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description placed → shipped → delivered */
-                    status: "shipped" | "delivered";
+                    /**
+                     * @description placed → shipped → delivered; any other move is 409 INVALID_STATUS_TRANSITION
+                     * @enum {string}
+                     */
+                    status: "placed" | "shipped" | "delivered" | "cancelled";
                 };
             };
         };
@@ -2313,6 +2320,7 @@ export interface operations {
                     "application/json": {
                         id: number;
                         user_id: number;
+                        /** @enum {string} */
                         status: "placed" | "shipped" | "delivered" | "cancelled";
                         items: {
                             product_id: number;
@@ -2398,6 +2406,7 @@ export interface operations {
                     "application/json": {
                         id: number;
                         user_id: number;
+                        /** @enum {string} */
                         status: "placed" | "shipped" | "delivered" | "cancelled";
                         items: {
                             product_id: number;

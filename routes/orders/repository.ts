@@ -36,7 +36,8 @@ function confirmationText (order: Order): string {
   return [
     `Thank you for your order #${order.id}.`,
     '',
-    ...order.items.map((line) => `${line.quantity} × ${line.name} at ${formatMoney(line.priceCents, order.currency)}`),
+    ...order.items.map((line) => `${line.quantity} × ${line.name} at ${formatMoney(line.priceCents, order.currency)}` +
+      ` = ${formatMoney(line.priceCents * line.quantity, order.currency)}`),
     '',
     `Total: ${formatMoney(order.totalCents, order.currency)}`,
     `Shipping to: ${order.shippingAddress}`

@@ -1,13 +1,17 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { StrictObject, IdString, PageQuery, Page, TimestampSchema } from '../../src/schemas.js'
-import type { Order } from './repository.js'
+import type { Order, OrderStatus } from './repository.js'
 
-const Status = Type.Union(['placed', 'shipped', 'delivered', 'cancelled'].map((status) => Type.Literal(status)))
+const STATUSES: OrderStatus[] = ['placed', 'shipped', 'delivered', 'cancelled']
+// A plain enum rather than a union of literals: a bad value then reads
+// "must be equal to one of the allowed values", not one complaint per literal.
+const statusSchema = (options: { description?: string } = {}) =>
+  Type.Unsafe<OrderStatus>({ type: 'string', enum: STATUSES, ...options })
 
 export const OrderSchema = Type.Object({
   id: Type.Integer(),
   user_id: Type.Integer(),
-  status: Status,
+  status: statusSchema(),
   items: Type.Array(Type.Object({
     product_id: Type.Integer(),
     name: Type.String({ description: 'As it was when ordered' }),
@@ -47,6 +51,9 @@ export const OrderListQuery = StrictObject({
   user_id: Type.Optional(Type.String({ ...IdString, description: 'Admins only: one user\'s orders; ignored for customers' }))
 })
 export const OrderPage = Page(OrderSchema)
+// Every status is a well-formed request; only placed → shipped → delivered is a
+// valid move, and anything else (cancelling included: that has its own route,
+// which returns stock) is a 409 INVALID_STATUS_TRANSITION rather than a 400.
 export const StatusChangeSchema = StrictObject({
-  status: Type.Union([Type.Literal('shipped'), Type.Literal('delivered')], { description: 'placed → shipped → delivered' })
+  status: statusSchema({ description: 'placed → shipped → delivered; any other move is 409 INVALID_STATUS_TRANSITION' })
 })

@@ -17,7 +17,8 @@ async function freePort (): Promise<number> {
 }
 
 t.test('the typed example client logs in, refreshes on 401 and places an order against a live server', async (t) => {
-  const app = await build(t, { ACCESS_TOKEN_TTL: '1' })
+  // Two seconds: whole-second JWT times leave a fresh token at least one second to live.
+  const app = await build(t, { ACCESS_TOKEN_TTL: '2' })
   const user = await createUser(app)
   const product = insertProduct(app, { name: 'Example mug', priceCents: 1500, stock: 5 })
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 })
@@ -25,8 +26,8 @@ t.test('the typed example client logs in, refreshes on 401 and places an order a
   const client = await runClient({ baseUrl, email: user.email, password: user.password, productId: product.id, log: (line) => lines.push(line) })
   t.equal(client.me.id, user.id)
 
-  // Outlive the one-second access token, so the next call must refresh.
-  await new Promise((resolve) => setTimeout(resolve, 2100))
+  // Outlive the access token, so the next call must refresh.
+  await new Promise((resolve) => setTimeout(resolve, 3100))
   const order = await client.order()
   t.ok(client.session.refreshes >= 1, 'the client refreshed its token after a 401')
   t.match(order, { user_id: user.id, status: 'placed', total_cents: 1500, items: [{ product_id: product.id, quantity: 1, name: 'Example mug' }] })
