@@ -1,7 +1,6 @@
 import crypto from 'node:crypto'
 import Fastify, { type FastifyServerOptions, type FastifySchemaCompiler } from 'fastify'
 import AjvCompiler, { type BuildCompilerFromPool } from '@fastify/ajv-compiler'
-import formbody from '@fastify/formbody'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import { createUserRepository } from '../routes/users/repository.js'
@@ -69,7 +68,7 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
-  // JSON (and forms, below) only: a text/plain body is 415, not a string for the schema to puzzle over.
+  // JSON only (the OAuth endpoints add forms): a text/plain body is 415, not a string for the schema to puzzle over.
   app.removeContentTypeParser('text/plain')
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
@@ -82,7 +81,6 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
   await app.register(httpSecurity)
   await app.register(db)
   await app.register(password)
-  await app.register(formbody)
   // Before auth: the docs pages stay public; auth's route guard applies to what follows.
   await app.register(openapi)
   await app.register(auth)

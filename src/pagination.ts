@@ -9,7 +9,8 @@ export function encodeCursor (lastId: number): string {
 export function decodeCursor (cursor: string | undefined): number | undefined {
   if (cursor === undefined) return undefined
   const match = /^k([1-9][0-9]{0,14})$/.exec(Buffer.from(cursor, 'base64url').toString())
-  if (!match) throw new errors.InvalidCursor()
+  // Node's base64 decoder skips characters outside the alphabet: accept only our exact encoding.
+  if (!match || encodeCursor(Number(match[1])) !== cursor) throw new errors.InvalidCursor()
   return Number(match[1])
 }
 

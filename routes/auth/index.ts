@@ -1,4 +1,5 @@
 import crypto from 'node:crypto'
+import formbody from '@fastify/formbody'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { OAuthError, tooManyRequests } from '../../src/errors.js'
@@ -27,6 +28,9 @@ function oauthErrorHandler (error: FastifyError | OAuthError, _request: FastifyR
 
 const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config } = fastify
+  // OAuth2 clients (Swagger UI among them) send forms; only these routes accept them,
+  // so no other route can be driven by a cross-site HTML form (no CORS preflight).
+  await fastify.register(formbody)
   const users = createUserRepository(fastify.db)
   const refreshTokens = createRefreshTokenRepository(fastify.db)
   const throttle = createLoginThrottle(fastify.db, config.loginMaxFailures)

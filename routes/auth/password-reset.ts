@@ -10,6 +10,8 @@ const ACCEPTED = { message: 'If the address is registered, an e-mail with a rese
 
 // POST /auth/password-reset and /auth/password-reset/confirm (API.md, Tokens).
 const passwordResetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  // JSON only, like the rest of the API: the form parser is for the OAuth endpoints beside these.
+  fastify.removeContentTypeParser('application/x-www-form-urlencoded')
   const users = createUserRepository(fastify.db)
   const resets = createPasswordResetRepository(fastify.db)
 
