@@ -790,8 +790,8 @@ export interface operations {
     };
     getUsers: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
                 /** @description Exact e-mail, case-insensitive */
@@ -1286,8 +1286,8 @@ export interface operations {
     };
     getCategories: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
             };
@@ -1457,8 +1457,8 @@ export interface operations {
     };
     getProducts: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
                 /** @description A positive integer id, as digits */
@@ -2057,8 +2057,8 @@ export interface operations {
     };
     getOrders: {
         parameters: {
-            query: {
-                limit: number;
+            query?: {
+                limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
                 /** @description Admins only: one user's orders; ignored for customers */

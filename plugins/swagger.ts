@@ -49,7 +49,7 @@ export default fp(async function openapi (fastify) {
     transform: ({ schema, url, route }) => {
       const path = url.length > 1 ? url.replace(/\/$/, '') : url
       const method = String(Array.isArray(route.method) ? route.method[0] : route.method).toLowerCase()
-      return { schema: schema && { operationId: operationIdOf(method, path), ...schema }, url: path }
+      return { schema: schema && { operationId: operationIdOf(method, path), ...schema, ...optionalDefaults(schema.querystring) }, url: path }
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
@@ -59,3 +59,11 @@ export default fp(async function openapi (fastify) {
     uiConfig: { deepLinking: true, persistAuthorization: false, tryItOutEnabled: false, validatorUrl: null }
   })
 }, { name: 'openapi' })
+
+// ajv fills in a query parameter's default, so the handler may rely on it, but a
+// client need not send it: document such a parameter as optional.
+function optionalDefaults (querystring: unknown) {
+  const query = querystring as { properties?: Record<string, { default?: unknown }>, required?: string[] } | undefined
+  if (!query?.required) return {}
+  return { querystring: { ...query, required: query.required.filter((name) => query.properties?.[name]?.default === undefined) } }
+}
