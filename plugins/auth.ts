@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import { fastifyJwt, type FastifyJWT, type FastifyJWTOptions, type TokenOrHeader } from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { errors } from '../src/errors.js'
-import { loadKeyRing, type KeyRing } from '../src/keys.js'
+import { loadKeyRing, SIGNING_ALGORITHMS, type KeyRing } from '../src/keys.js'
 import { ErrorRef } from '../src/schemas.js'
 import { createUserRepository, type PublicUser } from '../routes/users/repository.js'
 
@@ -54,11 +54,14 @@ export default fp(async function auth (fastify) {
   const jwtOptions: FastifyJWTOptions = {
     secret: {
       private: startKey.privatePem,
-      // The kid picks the key; an unknown kid fails. Embedded `jwk`/`jku` headers are never looked at.
+      // The kid picks the key, and the key decides the algorithm: an unknown kid, or an
+      // alg other than its key's, fails. Embedded `jwk`/`jku` headers are never looked at.
       public: (_request: FastifyRequest, token: TokenOrHeader) => {
-        const kid: unknown = 'header' in token ? token.header.kid : undefined
+        const header = 'header' in token ? token.header : token
+        const kid: unknown = header.kid
         const key = typeof kid === 'string' ? keyRing.byKid.get(kid) : undefined
         if (!key) return Promise.reject(new Error('unknown kid'))
+        if (header.alg !== key.alg) return Promise.reject(new Error(`alg is not ${key.alg}`))
         return Promise.resolve(key.publicPem)
       }
     },
@@ -72,7 +75,9 @@ export default fp(async function auth (fastify) {
       header: { alg: startKey.alg, typ: 'at+jwt' }
     },
     verify: {
-      algorithms: [...new Set(keyRing.all.map((key) => key.alg))],
+      // Every algorithm our key types use, not only those of the keys loaded at start: a
+      // reloaded key of another type must verify the tokens it signs. Per token, its key decides.
+      algorithms: SIGNING_ALGORITHMS,
       allowedIss: config.jwtIssuer,
       allowedAud: config.jwtAudience,
       requiredClaims: REQUIRED_CLAIMS,
@@ -111,7 +116,8 @@ export default fp(async function auth (fastify) {
       throw new errors.InvalidToken()
     }
     // The token is only as good as its user today: deleted, disabled or signed out ends it.
-    const user = /^[1-9][0-9]{0,14}$/.test(claims.sub) ? users.findById(Number(claims.sub)) : undefined
+    // sub is a string of digits as we issue it (RFC 9068); a number would pass the regex by coercion.
+    const user = typeof claims.sub === 'string' && /^[1-9][0-9]{0,14}$/.test(claims.sub) ? users.findById(Number(claims.sub)) : undefined
     if (!user || user.disabled || user.tokenGeneration !== claims.gen) throw new errors.InvalidToken()
     request.user = user
   }

@@ -45,7 +45,7 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
+      paths: ['req.headers.authorization', '*.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
         '*.password', '*.new_password', '*.current_password', '*.refresh_token', '*.access_token', '*.token'],
       censor: '[redacted]'
     }
@@ -54,7 +54,8 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
 
 export async function buildApp (config: Config, options: { logger?: FastifyServerOptions['logger'] } = {}) {
   const app = Fastify({
-    logger: options.logger ?? loggerOptions(config),
+    // A caller's logger options (a test's stream, say) refine the service's: they never drop its redaction.
+    logger: typeof options.logger === 'object' ? { ...(loggerOptions(config) as object), ...options.logger } : options.logger ?? loggerOptions(config),
     // A hop count is valid at run time; Fastify's typings only omit it.
     trustProxy: config.trustProxy as boolean | string,
     bodyLimit: 64 * 1024,

@@ -4,6 +4,8 @@ import path from 'node:path'
 import { ConfigError } from './config.js'
 
 export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256'
+/** The algorithms of the key types we accept (Ed25519, P-256, RSA); never a symmetric one. */
+export const SIGNING_ALGORITHMS: SigningAlgorithm[] = ['EdDSA', 'ES256', 'RS256']
 
 /** A public JWK as the JWKS publishes it (RFC 7517). */
 export interface PublicJwk {
@@ -70,15 +72,52 @@ export function signingKeyFromPem (privatePem: string): SigningKey {
 
 export const keysDirectory = (dataDir: string) => path.join(dataDir, 'keys')
 
+const newPrivatePem = () => crypto.generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' })
+
 /** Writes a new Ed25519 key; file names sort by creation, so the newest is last. */
 export function generateKeyFile (dataDir: string): string {
   const dir = keysDirectory(dataDir)
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const { privateKey } = crypto.generateKeyPairSync('ed25519')
   const file = path.join(dir, `${Date.now()}-${crypto.randomBytes(4).toString('hex')}.pem`)
   // wx: never overwrite; 0600: the private key is readable by its owner only.
-  fs.writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' })
+  fs.writeFileSync(file, newPrivatePem(), { mode: 0o600, flag: 'wx' })
   return file
+}
+
+// Sorts before every timestamped name; its own creation time is never consulted
+// (a key retires by its successor's age).
+const FIRST_KEY = '0-first.pem'
+
+/**
+ * Creates the first key unless one exists. Instances starting together on an
+ * empty DATA_DIR must agree on it: had each written its own timestamped key,
+ * each would sign with a different one that the others neither publish nor
+ * accept until their next reload. The key is written whole to a private temporary
+ * name and hard-linked to one fixed name, which only one of them can create.
+ */
+function ensureFirstKey (dataDir: string): void {
+  const dir = keysDirectory(dataDir)
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  if (pemFiles(dir).length > 0) return
+  const temporary = path.join(dir, `.${process.pid}-${crypto.randomBytes(4).toString('hex')}.tmp`)
+  fs.writeFileSync(temporary, newPrivatePem(), { mode: 0o600, flag: 'wx' })
+  const first = path.join(dir, FIRST_KEY)
+  const alreadyThere = (err: unknown) => (err as NodeJS.ErrnoException).code === 'EEXIST'
+  try {
+    fs.linkSync(temporary, first)
+  } catch (err) {
+    // EEXIST: another instance won, and its key is the first one. Anything else is
+    // a file system without hard links: an exclusive copy still lets only one win.
+    if (!alreadyThere(err)) {
+      try {
+        fs.copyFileSync(temporary, first, fs.constants.COPYFILE_EXCL)
+      } catch (copyErr) {
+        if (!alreadyThere(copyErr)) throw copyErr
+      }
+    }
+  } finally {
+    fs.rmSync(temporary, { force: true })
+  }
 }
 
 function ring (keys: SigningKey[]): KeyRing {
@@ -129,7 +168,7 @@ export function loadKeyRing (config: { dataDir: string, jwtPrivateKeyFile?: stri
     }
   }
   const dir = keysDirectory(config.dataDir)
-  if (pemFiles(dir).length === 0) generateKeyFile(config.dataDir)
+  ensureFirstKey(config.dataDir)
   const newestFirst = keyFiles(config.dataDir, config.accessTokenTtl).live.reverse()
   return ring(newestFirst.map((name) => signingKeyFromPem(fs.readFileSync(path.join(dir, name), 'utf8'))))
 }

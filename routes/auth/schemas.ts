@@ -6,7 +6,7 @@ export const TokenRequestSchema = Type.Object({
   grant_type: Type.Optional(Type.String({ maxLength: 64, description: '`password` (default) or `refresh_token`' })),
   username: Type.Optional(Type.String({ maxLength: 254, description: 'Your e-mail' })),
   password: Type.Optional(Type.String({ maxLength: 256 })),
-  refresh_token: Type.Optional(Type.String({ maxLength: 256 })),
+  refresh_token: Type.Optional(Type.String({ maxLength: 4096 })),
   client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Becomes the token\'s client_id claim' })),
   client_secret: Type.Optional(Type.String({ maxLength: 1024, description: 'Ignored: clients are public' })),
   scope: Type.Optional(Type.String({ maxLength: 1024, description: 'Ignored' }))
