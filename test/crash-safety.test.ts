@@ -1,33 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import path from 'node:path'
 import t from 'tap'
 import { SMTPServer } from 'smtp-server'
 import { openDatabase, schema } from '../src/db/index.js'
 import { tempDir, testEnv, DEFAULT_PASSWORD } from './helper.js'
+import { startServer } from './server-process.js'
 
-const root = path.resolve(import.meta.dirname, '..')
 const INITIAL_STOCK = 100_000
 const USERS = 12
-
-async function startServer (env: Record<string, string>): Promise<{ child: ChildProcess, url: string }> {
-  const child = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stderr?.on('data', (chunk) => { output += chunk })
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk) => {
-      output += chunk
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match?.[1]) resolve(match[1])
-    })
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)))
-  })
-  return { child, url }
-}
 
 /** A real SMTP server that keeps what it receives. */
 async function startSink (port = 0) {

@@ -4,33 +4,14 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { tempDir, testEnv, DEFAULT_PASSWORD } from './helper.js'
+import { startServer } from './server-process.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 
-/** Starts src/server.ts as a real process; resolves with its base URL once it listens. */
-async function startServer (t: Parameters<typeof tempDir>[0], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  let output = ''
-  child.stderr.on('data', (chunk) => { output += chunk })
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      output += chunk
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match?.[1]) resolve(match[1])
-    })
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)))
-  })
-  return { child, url, output: () => output }
-}
-
 t.test('the real server: register, log in with a form, call /users/me over HTTP, stop on SIGTERM', async (t) => {
   const dataDir = tempDir(t)
-  const server = await startServer(t, testEnv(dataDir, { PORT: '0', LOG_LEVEL: 'info' }))
+  const server = await startServer(testEnv(dataDir, { PORT: '0', LOG_LEVEL: 'info' }))
+  t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
   const email = 'http-user@example.test'
 
   const register = await fetch(`${server.url}/users`, {

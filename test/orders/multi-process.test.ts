@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import path from 'node:path'
 import t from 'tap'
+import { startServer } from '../server-process.js'
 import { build, createUser, tempDir, testEnv, type TestUser } from '../helper.js'
 import { countRows, errorBody, insertProduct, snapshot, stockOf, SHIPPING, type OrderBody } from '../commerce-fixtures.js'
 
@@ -9,29 +8,7 @@ import { countRows, errorBody, insertProduct, snapshot, stockOf, SHIPPING, type 
 // four processes (this one and three servers) share one SQLite file, the way
 // several instances would, and the same requests are spread across them.
 
-const root = path.resolve(import.meta.dirname, '../..')
 const CHILDREN = 3
-
-async function startServer (env: Record<string, string>): Promise<{ child: ChildProcess, url: string }> {
-  const child = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stderr?.on('data', (chunk) => { output += chunk })
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk) => {
-      output += chunk
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match?.[1]) resolve(match[1])
-    })
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)))
-  })
-  // Keep draining its output so a chatty log never blocks the child on a full pipe.
-  child.stdout?.resume()
-  return { child, url }
-}
 
 interface Answer { status: number, body: string }
 
