@@ -25,15 +25,13 @@ const passwordResetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const user = users.findWithCredentials(request.body.email)
-    if (user && !user.disabled) {
-      resets.issue(user, (token) => ({
-        subject: 'Reset your password',
-        text: `Someone asked to reset the password of this account.\n\nReset token: ${token}\n\n` +
-          'Send it with your new password to POST /auth/password-reset/confirm within one hour. ' +
-          'If it was not you, ignore this e-mail.'
-      }))
-      fastify.mailOutbox.wake()
-    }
+    const queued = resets.request(user && !user.disabled ? user : undefined, (token) => ({
+      subject: 'Reset your password',
+      text: `Someone asked to reset the password of this account.\n\nReset token: ${token}\n\n` +
+        'Send it with your new password to POST /auth/password-reset/confirm within one hour. ' +
+        'If it was not you, ignore this e-mail.'
+    }))
+    if (queued) fastify.mailOutbox.wake()
     return reply.code(202).send(ACCEPTED)
   })
 

@@ -34,10 +34,23 @@ export function createOutboxRepository (db: Db) {
     .where(and(isNull(mailOutbox.sentAt), lte(mailOutbox.nextAttemptAt, sql.placeholder('now'))))
     .orderBy(asc(mailOutbox.nextAttemptAt), asc(mailOutbox.id)).limit(sql.placeholder('limit')).prepare()
 
+  const claim = db.update(mailOutbox).set({ nextAttemptAt: sql`${sql.placeholder('leaseUntil')}` })
+    .where(and(eq(mailOutbox.id, sql.placeholder('id')), isNull(mailOutbox.sentAt), lte(mailOutbox.nextAttemptAt, sql.placeholder('now'))))
+    .prepare()
+
   return {
     /** Unsent rows whose time has come, oldest first. */
     due (limit: number, now = Date.now()): QueuedMail[] {
       return due.all({ now, limit })
+    },
+    /**
+     * Takes a due row for one sender until `leaseUntil`. Several instances share
+     * the database: of two workers that read the same row, only the one whose
+     * conditional update lands sends it. Should the sender die mid-send, the row
+     * is due again when the lease runs out (at least once, never lost).
+     */
+    claim (id: number, leaseUntil: number, now = Date.now()): boolean {
+      return claim.run({ id, now, leaseUntil }).changes === 1
     },
     markSent (id: number): void {
       db.update(mailOutbox).set({ sentAt: Date.now(), lastError: null }).where(eq(mailOutbox.id, id)).run()
