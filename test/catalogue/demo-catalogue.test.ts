@@ -3,17 +3,7 @@ import t from 'tap'
 import Database from 'better-sqlite3'
 import path from 'node:path'
 import { build, tempDir } from '../helper.js'
-
-interface ProductBody {
-  id: number
-  name: string
-  description: string
-  price_cents: number
-  currency: string
-  stock: number
-  category_id: number | null
-  created_at: string
-}
+import type { ProductBody } from '../../routes/catalogue/schemas.js'
 
 const runDemo = (dataDir: string) => execFileSync('npx', ['tsx', 'src/cli/demo-catalogue.ts'], {
   env: { ...process.env, DATA_DIR: dataDir },

@@ -1,22 +1,12 @@
 import t, { type Test } from 'tap'
 import { build, createUser, type App, type TestUser } from '../helper.js'
+import type { ProductBody } from '../../routes/catalogue/schemas.js'
 
 const error = (statusCode: number, code: string, error: string, message: string) => ({ statusCode, code, error, message })
 const invalid = (message: string) => error(400, 'VALIDATION_ERROR', 'Bad Request', message)
 const PRODUCT_NOT_FOUND = error(404, 'PRODUCT_NOT_FOUND', 'Not Found', 'Product not found')
 const CATEGORY_NOT_FOUND = error(404, 'CATEGORY_NOT_FOUND', 'Not Found', 'Category not found')
 const NAME_PATTERN = 'body/name must match pattern "^(?=.*\\S)[^\\u0000-\\u001F\\u007F]+$"'
-
-interface ProductBody {
-  id: number
-  name: string
-  description: string
-  price_cents: number
-  currency: string
-  stock: number
-  category_id: number | null
-  created_at: string
-}
 
 const productRows = (app: App) => app.sqlite.prepare('SELECT * FROM products ORDER BY id').all()
 
