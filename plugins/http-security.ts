@@ -23,7 +23,7 @@ const HELMET_OPTIONS: HelmetOptions = {
  * helmet's headers, worked out once: they depend on nothing in the request, and
  * running helmet per request (as @fastify/helmet does) re-parses the policy every time.
  */
-function securityHeaders (): Record<string, string> {
+export function securityHeaders (): Record<string, string> {
   const headers: Record<string, string> = {}
   const response = {
     setHeader: (name: string, value: string | number) => { headers[name.toLowerCase()] = String(value) },

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto'
-import Fastify, { type FastifyServerOptions, type FastifySchemaCompiler } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import Fastify, { type FastifyReply, type FastifyServerOptions, type FastifySchemaCompiler } from 'fastify'
 import AjvCompiler, { type BuildCompilerFromPool } from '@fastify/ajv-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
@@ -11,7 +12,7 @@ import openapi from '../plugins/swagger.js'
 import auth from '../plugins/auth.js'
 import mail from '../plugins/mail.js'
 import rateLimits from '../plugins/rate-limit.js'
-import httpSecurity from '../plugins/http-security.js'
+import httpSecurity, { securityHeaders } from '../plugins/http-security.js'
 import metrics from '../plugins/metrics.js'
 import healthRoutes from '../routes/health/index.js'
 import authRoutes from '../routes/auth/index.js'
@@ -53,7 +54,20 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
 }
 
 export async function buildApp (config: Config, options: { logger?: FastifyServerOptions['logger'] } = {}) {
+  const headers = securityHeaders()
   const app = Fastify({
+    // The router's own refusals (an undecodable path, a path parameter over 100 characters) run
+    // no hook and skip the error handler: answer them here, in the API's shape, with its headers.
+    frameworkErrors: (error, request, reply) => {
+      const statusCode = error.statusCode ?? 400
+      // Fastify types this reply by route generics that no route here has: plain reply methods only.
+      ;(reply as unknown as FastifyReply).code(statusCode).headers(headers).header('x-request-id', request.id).send({
+        statusCode,
+        code: statusCode === 414 ? 'URI_TOO_LONG' : 'BAD_URL',
+        error: STATUS_CODES[statusCode] ?? 'Bad Request',
+        message: statusCode === 414 ? 'A path segment is too long' : 'The URL is not valid'
+      })
+    },
     // A caller's logger options (a test's stream, say) refine the service's: they never drop its redaction.
     logger: typeof options.logger === 'object' ? { ...(loggerOptions(config) as object), ...options.logger } : options.logger ?? loggerOptions(config),
     // A hop count is valid at run time; Fastify's typings only omit it.
