@@ -49,7 +49,7 @@ export default fp(async function auth (fastify) {
   const { config } = fastify
   let keyRing = loadKeyRing(config)
   const startKey = keyRing.active
-  const users = createUserRepository(fastify.db)
+  const users = createUserRepository(fastify.store)
 
   const jwtOptions: FastifyJWTOptions = {
     secret: {
@@ -117,7 +117,7 @@ export default fp(async function auth (fastify) {
     }
     // The token is only as good as its user today: deleted, disabled or signed out ends it.
     // sub is a string of digits as we issue it (RFC 9068); a number would pass the regex by coercion.
-    const user = typeof claims.sub === 'string' && /^[1-9][0-9]{0,14}$/.test(claims.sub) ? users.findById(Number(claims.sub)) : undefined
+    const user = typeof claims.sub === 'string' && /^[1-9][0-9]{0,14}$/.test(claims.sub) ? await users.findById(Number(claims.sub)) : undefined
     if (!user || user.disabled || user.tokenGeneration !== claims.gen) throw new errors.InvalidToken()
     request.user = user
   }

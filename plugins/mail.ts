@@ -19,7 +19,9 @@ declare module 'fastify' {
   }
 }
 
-const BATCH = 20
+// Rows taken per claim: one, so its lease need only cover one send, and the mail of an
+// instance that died mid-send is due again soon (SQLite and PostgreSQL alike).
+const BATCH = 1
 
 /** 1 s, 2 s, 4 s … capped at a minute, so mail goes out within a minute or two of the server's return. */
 export function backoffMs (attempts: number, base: number, max: number): number {
@@ -52,9 +54,9 @@ export default fp<MailWorkerOptions>(async function mail (fastify, options) {
   const maxBackoffMs = options.maxBackoffMs ?? 60_000
   const sendTimeoutMs = options.sendTimeoutMs ?? 20_000
   // Longer than any send may take, so no other instance takes a row mid-send.
-  const leaseMs = sendTimeoutMs + 10_000
+  const leaseMs = BATCH * sendTimeoutMs + 10_000
   const { smtpUrl, mailFrom } = fastify.config
-  const outbox = createOutboxRepository(fastify.db)
+  const outbox = createOutboxRepository(fastify.store)
   const log = fastify.log.child({ component: 'mail' })
   const transport: Transporter | undefined = smtpUrl
     ? nodemailer.createTransport({
@@ -88,22 +90,26 @@ export default fp<MailWorkerOptions>(async function mail (fastify, options) {
   let wokenWhileRunning = false
 
   async function send (mail: QueuedMail) {
-    if (!outbox.claim(mail.id, Date.now() + leaseMs)) return
     try {
       await deliver(mail)
     } catch (err) {
       const error = describeError(err, smtpUrl)
-      outbox.markFailed(mail.id, error, Date.now() + backoffMs(mail.attempts, baseBackoffMs, maxBackoffMs))
+      await outbox.markFailed(mail.id, error, Date.now() + backoffMs(mail.attempts, baseBackoffMs, maxBackoffMs))
       log.warn({ mailId: mail.id, attempts: mail.attempts + 1, error }, 'e-mail not sent; will retry')
       return
     }
-    outbox.markSent(mail.id)
+    await outbox.markSent(mail.id)
   }
 
   async function drain () {
-    for (let batch = outbox.due(BATCH); batch.length > 0 && !stopped; batch = outbox.due(BATCH)) {
-      for (const mail of batch) {
-        if (stopped) return
+    const claim = () => outbox.claimDue(BATCH, Date.now() + leaseMs)
+    for (let batch = await claim(); batch.length > 0 && !stopped; batch = await claim()) {
+      for (const [index, mail] of batch.entries()) {
+        if (stopped) {
+          // What this worker will not send now, another instance (or the next start) may.
+          await outbox.release(batch.slice(index).map((unsent) => unsent.id))
+          return
+        }
         await send(mail)
       }
     }

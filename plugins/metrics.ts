@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { createOutboxRepository } from '../src/mail/outbox.js'
 
 // Prometheus metrics at /metrics when METRICS_ENABLED=true. Each app has its own
 // registry, so several apps in one process (tests) never share counters.
@@ -22,8 +23,8 @@ export default fp(async function metrics (fastify) {
     name: 'mail_outbox_backlog',
     help: 'E-mails waiting to be sent',
     registers: [registry],
-    collect () {
-      this.set(fastify.sqlite.prepare('SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL').pluck().get() as number)
+    async collect () {
+      this.set(await createOutboxRepository(fastify.store).backlog())
     }
   })
 

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
+import { Redis } from 'ioredis'
 import { tooManyRequests } from '../src/errors.js'
 
 declare module 'fastify' {
@@ -10,9 +11,30 @@ declare module 'fastify' {
 }
 
 export default fp(async function rateLimits (fastify) {
+  const { redisUrl } = fastify.config
+  // With REDIS_URL every instance counts into the same buckets; without it each counts alone.
+  const redis = redisUrl
+    ? new Redis(redisUrl, {
+      // A slow or absent Redis must not hold logins up: fail fast (see skipOnError).
+      connectTimeout: 500,
+      maxRetriesPerRequest: 1,
+      lazyConnect: true
+    })
+    : undefined
+  if (redis) {
+    // Connection trouble is logged (without the URL, which may hold a password); ioredis reconnects.
+    redis.on('error', (err: Error) => fastify.log.warn({ err: { message: err.message } }, 'redis: rate-limit store unavailable'))
+    await redis.connect()
+    fastify.addHook('onClose', async () => { await redis.quit() })
+  }
   await fastify.register(rateLimit, {
     // Only the routes that opt in are limited; reads stay unthrottled.
     global: false,
+    redis,
+    nameSpace: 'ecommerce-api:rate-limit:',
+    // Should Redis fail mid-run, logins go on without the per-address limit rather than
+    // all failing; the per-account lockout in the database still holds.
+    skipOnError: true,
     // request.ip honours X-Forwarded-For only when TRUST_PROXY says so.
     keyGenerator: (request) => request.ip,
     errorResponseBuilder: (_request, context) => tooManyRequests(Math.ceil(context.ttl / 1000))

@@ -111,9 +111,9 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
   await app.register(orderRoutes, { prefix: '/orders' })
 
   if (config.adminEmail && config.adminPassword) {
-    const users = createUserRepository(app.db)
-    if (!users.promoteToAdmin(config.adminEmail)) {
-      users.create({ email: config.adminEmail, passwordHash: await app.passwords.hash(config.adminPassword), role: 'admin' })
+    const users = createUserRepository(app.store)
+    if (!await users.promoteToAdmin(config.adminEmail)) {
+      await users.create({ email: config.adminEmail, passwordHash: await app.passwords.hash(config.adminPassword), role: 'admin' })
     }
   }
   return app

@@ -13,6 +13,8 @@ export const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  // Connections each instance keeps to PostgreSQL; instances × this must stay under the server's max_connections.
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   JWT_ISSUER: Type.String({ pattern: '^https?://[^\\s]+$', default: 'http://localhost:3000' }),
   JWT_AUDIENCE: Type.String({ minLength: 1, default: 'ecommerce-api' }),
@@ -45,11 +47,14 @@ export const EnvSchema = Type.Object({
 })
 export type Env = Static<typeof EnvSchema>
 
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'ADMIN_PASSWORD'])
+
 export interface Config {
   host: string
   port: number
   dataDir: string
   databaseUrl?: string
+  databasePoolSize: number
   redisUrl?: string
   jwtIssuer: string
   jwtAudience: string
@@ -104,12 +109,11 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
   const firstError = Value.Errors(EnvSchema, env).First()
   if (firstError) {
     const variable = firstError.path.replace(/^\//, '') || 'environment'
-    throw new ConfigError(variable, `${firstError.message} (got ${JSON.stringify(raw[variable] ?? null)})`)
+    // URLs may carry credentials: a bad one is named, never echoed.
+    const got = SECRET_VARIABLES.has(variable) ? 'value not shown' : `got ${JSON.stringify(raw[variable] ?? null)}`
+    throw new ConfigError(variable, `${firstError.message} (${got})`)
   }
   const valid = env as Env
-  if (valid.DATABASE_URL) {
-    throw new ConfigError('DATABASE_URL', 'selects PostgreSQL, which this build does not support yet; unset it to use SQLite')
-  }
   if ((valid.ADMIN_EMAIL === undefined) !== (valid.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError(valid.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL', 'must be set together with the other')
   }
@@ -118,6 +122,7 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
     port: valid.PORT,
     dataDir: path.resolve(valid.DATA_DIR),
     databaseUrl: valid.DATABASE_URL,
+    databasePoolSize: valid.DATABASE_POOL_SIZE,
     redisUrl: valid.REDIS_URL,
     jwtIssuer: valid.JWT_ISSUER,
     jwtAudience: valid.JWT_AUDIENCE,

@@ -46,7 +46,9 @@ t.test('a bad value stops the start with a message naming the variable', async (
     [{ SMTP_URL: 'http://mail' }, 'SMTP_URL'],
     [{ ADMIN_EMAIL: 'admin@example.test' }, 'ADMIN_PASSWORD'],
     [{ ADMIN_EMAIL: 'admin@example.test', ADMIN_PASSWORD: 'short' }, 'ADMIN_PASSWORD'],
-    [{ DATABASE_URL: 'postgres://localhost/shop' }, 'DATABASE_URL']
+    [{ DATABASE_URL: 'mysql://shop:s3cret-pw@localhost/shop' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'postgres://localhost/shop', DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE'],
+    [{ REDIS_URL: 'http://:s3cret-pw@cache' }, 'REDIS_URL']
   ]
   for (const [env, variable] of cases) {
     let thrown: unknown
@@ -58,5 +60,15 @@ t.test('a bad value stops the start with a message naming the variable', async (
     t.ok(thrown instanceof ConfigError, `${JSON.stringify(env)} is refused`)
     t.equal((thrown as ConfigError).variable, variable)
     t.match((thrown as ConfigError).message, `Invalid configuration: ${variable}`)
+    // URLs carry credentials: the message names the variable, never its value.
+    t.notMatch((thrown as ConfigError).message, 's3cret-pw')
   }
+})
+
+t.test('DATABASE_URL selects PostgreSQL, with a pool size', async (t) => {
+  const config = loadConfig({ DATABASE_URL: 'postgresql://shop@db.internal:5432/shop', DATABASE_POOL_SIZE: '25', REDIS_URL: 'redis://cache:6379' })
+  t.equal(config.databaseUrl, 'postgresql://shop@db.internal:5432/shop')
+  t.equal(config.databasePoolSize, 25)
+  t.equal(config.redisUrl, 'redis://cache:6379')
+  t.equal(loadConfig({}).databasePoolSize, 10)
 })

@@ -5,9 +5,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { OAuthError, tooManyRequests } from '../../src/errors.js'
 import { ErrorRef } from '../../src/schemas.js'
 import { createUserRepository, type PublicUser } from '../users/repository.js'
-import { createRefreshTokenRepository } from './repository.js'
+import { createAuthRepositories } from './repository.js'
 import passwordResetRoutes from './password-reset.js'
-import { createLoginThrottle } from './login-throttle.js'
 import {
   TokenRequestSchema, TokenResponseSchema, OAuthErrorSchema, RevokeRequestSchema, JwksSchema, MetadataSchema,
   type TokenRequest
@@ -31,9 +30,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   // OAuth2 clients (Swagger UI among them) send forms; only these routes accept them,
   // so no other route can be driven by a cross-site HTML form (no CORS preflight).
   await fastify.register(formbody)
-  const users = createUserRepository(fastify.db)
-  const refreshTokens = createRefreshTokenRepository(fastify.db)
-  const throttle = createLoginThrottle(fastify.db, config.loginMaxFailures)
+  const users = createUserRepository(fastify.store)
+  const { refreshTokens, loginThrottle } = createAuthRepositories(fastify.store)
+  const throttle = loginThrottle(config.loginMaxFailures)
   const issuerBase = config.jwtIssuer.replace(/\/+$/, '')
 
   function accessTokenFor (user: Pick<PublicUser, 'id' | 'role' | 'tokenGeneration'>, clientId: string) {
@@ -51,45 +50,41 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new OAuthError('invalid_request', 'username and password are required for grant_type=password')
     }
     // Throttled e-mails are refused before the password is looked at, right or wrong.
-    const retryAfterMs = throttle.retryAfterMs(body.username)
+    const retryAfterMs = await throttle.retryAfterMs(body.username)
     if (retryAfterMs > 0) {
       fastify.log.warn({ event: 'login_throttled' }, 'login refused: account throttled')
       throw tooManyRequests(Math.ceil(retryAfterMs / 1000))
     }
-    const user = users.findWithCredentials(body.username)
+    const user = await users.findWithCredentials(body.username)
     // Unknown users are checked against a dummy hash: same answer, same time.
     const check = await fastify.passwords.verify(user?.passwordHash ?? null, body.password)
     if (!user || !check.ok || user.disabled) {
-      throttle.recordFailure(body.username)
+      await throttle.recordFailure(body.username)
       fastify.log.info({ event: 'login_failed' }, 'login failed')
       throw new OAuthError('invalid_grant', INVALID_CREDENTIALS)
     }
-    throttle.recordSuccess(body.username)
+    await throttle.recordSuccess(body.username)
     fastify.log.info({ event: 'login_succeeded', userId: user.id }, 'login succeeded')
     if (check.needsRehash) {
-      users.setPasswordHash(user.id, await fastify.passwords.hash(body.password), { endSessions: false })
+      await users.setPasswordHash(user.id, await fastify.passwords.hash(body.password), { endSessions: false })
     }
     const clientId = body.client_id ?? 'public'
     return {
       accessToken: accessTokenFor(user, clientId),
-      refreshToken: refreshTokens.issue({
+      refreshToken: await refreshTokens.issue({
         userId: user.id, clientId, generation: user.tokenGeneration, ttlSeconds: config.refreshTokenTtl
       })
     }
   }
 
-  function refreshGrant (body: TokenRequest) {
+  async function refreshGrant (body: TokenRequest) {
     if (!body.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required for grant_type=refresh_token')
-    const sessionGeneration = (userId: number) => {
-      const user = users.findById(userId)
-      return user && !user.disabled ? user.tokenGeneration : undefined
-    }
-    const rotated = refreshTokens.rotate(body.refresh_token, config.refreshTokenTtl, sessionGeneration)
+    const rotated = await refreshTokens.rotate(body.refresh_token, config.refreshTokenTtl)
     if (!rotated.ok) {
       if (rotated.reason === 'reused') fastify.log.warn({ event: 'refresh_token_reuse' }, 'refresh token reused: family revoked')
       throw new OAuthError('invalid_grant', 'The refresh token is invalid, expired or revoked')
     }
-    const user = users.findById(rotated.userId)
+    const user = await users.findById(rotated.userId)
     if (!user) throw new OAuthError('invalid_grant', 'The refresh token is invalid, expired or revoked')
     return { accessToken: accessTokenFor(user, rotated.clientId), refreshToken: rotated.refreshToken }
   }
@@ -110,7 +105,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (grantType === 'password') {
       tokens = await passwordGrant(request.body)
     } else if (grantType === 'refresh_token') {
-      tokens = refreshGrant(request.body)
+      tokens = await refreshGrant(request.body)
     } else {
       throw new OAuthError('unsupported_grant_type', 'grant_type must be password or refresh_token')
     }
@@ -135,7 +130,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     if (!request.body.token) throw new OAuthError('invalid_request', 'token is required')
-    refreshTokens.revoke(request.body.token)
+    await refreshTokens.revoke(request.body.token)
     return reply.code(200).header('cache-control', 'no-store').send()
   })
 

@@ -4,7 +4,7 @@ import { errors } from '../../src/errors.js'
 import { isCommonPassword } from '../../src/password-policy.js'
 import { EmailSchema, ErrorRef, NoContent, PasswordSchema, StrictObject } from '../../src/schemas.js'
 import { createUserRepository } from '../users/repository.js'
-import { createPasswordResetRepository } from './password-reset-repository.js'
+import { createAuthRepositories } from './repository.js'
 
 const ACCEPTED = { message: 'If the address is registered, an e-mail with a reset token is on its way' }
 
@@ -12,8 +12,8 @@ const ACCEPTED = { message: 'If the address is registered, an e-mail with a rese
 const passwordResetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   // JSON only, like the rest of the API: the form parser is for the OAuth endpoints beside these.
   fastify.removeContentTypeParser('application/x-www-form-urlencoded')
-  const users = createUserRepository(fastify.db)
-  const resets = createPasswordResetRepository(fastify.db)
+  const users = createUserRepository(fastify.store)
+  const resets = createAuthRepositories(fastify.store).passwordResets
 
   fastify.post('/auth/password-reset', {
     config: { auth: 'public', rateLimit: fastify.credentialRateLimit },
@@ -24,8 +24,8 @@ const passwordResetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 202: Type.Object({ message: Type.String() }), 400: ErrorRef, 429: ErrorRef }
     }
   }, async (request, reply) => {
-    const user = users.findWithCredentials(request.body.email)
-    const queued = resets.request(user && !user.disabled ? user : undefined, (token) => ({
+    const user = await users.findWithCredentials(request.body.email)
+    const queued = await resets.request(user && !user.disabled ? user : undefined, (token) => ({
       subject: 'Reset your password',
       text: `Someone asked to reset the password of this account.\n\nReset token: ${token}\n\n` +
         'Send it with your new password to POST /auth/password-reset/confirm within one hour. ' +
@@ -45,9 +45,9 @@ const passwordResetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     if (isCommonPassword(request.body.new_password)) throw new errors.PasswordTooCommon()
-    // Hash before the transaction: better-sqlite3 transactions must not await.
+    // Hash before the transaction: the write lock is not held through 20 ms of argon2.
     const passwordHash = await fastify.passwords.hash(request.body.new_password)
-    const userId = resets.confirm(request.body.token, passwordHash)
+    const userId = await resets.confirm(request.body.token, passwordHash)
     if (userId === undefined) throw new errors.ResetTokenInvalid()
     request.log.info({ event: 'password_reset', userId }, 'password reset')
     return reply.code(204).send(null)

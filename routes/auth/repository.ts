@@ -1,79 +1,76 @@
 import crypto from 'node:crypto'
-import { and, eq, isNull, sql } from 'drizzle-orm'
-import { schema, type Db } from '../../src/db/index.js'
-
-const { refreshTokens } = schema
+import type { Store } from '../../src/db/index.js'
+import type { MailMessage } from '../../src/mail/outbox.js'
+import { createSqliteAuthRepositories } from './repository.sqlite.js'
+import { createPostgresAuthRepositories } from './repository.postgres.js'
 
 /** Refresh and reset tokens are opaque 256-bit random strings; only their SHA-256 is stored. */
 export const newOpaqueToken = () => crypto.randomBytes(32).toString('base64url')
 export const hashToken = (token: string) => crypto.createHash('sha256').update(token).digest('base64url')
+export const nowSeconds = () => Math.floor(Date.now() / 1000)
 
-const nowSeconds = () => Math.floor(Date.now() / 1000)
+export const THROTTLE_MS = 15 * 60 * 1000
+export const RESET_TOKEN_TTL_SECONDS = 3600
 
 export type RotationResult =
   | { ok: true, userId: number, clientId: string, refreshToken: string }
   | { ok: false, reason: 'unknown' | 'expired' | 'revoked' | 'reused' }
 
-export function createRefreshTokenRepository (db: Db) {
-  const byHash = db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, sql.placeholder('hash'))).prepare()
-
-  const revokeFamily = (familyId: string) => db.update(refreshTokens).set({ revokedAt: nowSeconds() })
-    .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt))).run()
-
+export interface RefreshTokenRepository {
   /** Stores a new refresh token; returns the token itself, which is never stored. */
-  function issue (input: { userId: number, clientId: string, generation: number, familyId?: string, ttlSeconds: number }): string {
-    const token = newOpaqueToken()
-    db.insert(refreshTokens).values({
-      tokenHash: hashToken(token),
-      userId: input.userId,
-      familyId: input.familyId ?? crypto.randomUUID(),
-      clientId: input.clientId,
-      generation: input.generation,
-      expiresAt: nowSeconds() + input.ttlSeconds
-    }).run()
-    return token
-  }
-
-  return {
-    issue,
-
-    /**
-     * Marks the token used, once, and issues its successor in the same transaction.
-     * Presenting a used token is theft (RFC 9700 §4.14.2): its whole family is
-     * revoked. `generationOf` gives the user's session generation, undefined when
-     * the user may not hold a session (deleted, disabled).
-     */
-    rotate (token: string, ttlSeconds: number, generationOf: (userId: number) => number | undefined): RotationResult {
-      return db.transaction(() => {
-        const row = byHash.get({ hash: hashToken(token) })
-        if (!row) return { ok: false, reason: 'unknown' } as const
-        if (row.revokedAt !== null) return { ok: false, reason: 'revoked' } as const
-        if (row.usedAt !== null) {
-          revokeFamily(row.familyId)
-          return { ok: false, reason: 'reused' } as const
-        }
-        const generation = generationOf(row.userId)
-        if (row.expiresAt <= nowSeconds() || generation !== row.generation) {
-          return { ok: false, reason: 'expired' } as const
-        }
-        // Conditional: of two concurrent uses, exactly one wins; the loser revokes the family.
-        const marked = db.update(refreshTokens).set({ usedAt: nowSeconds() })
-          .where(and(eq(refreshTokens.id, row.id), isNull(refreshTokens.usedAt))).run()
-        if (marked.changes !== 1) {
-          revokeFamily(row.familyId)
-          return { ok: false, reason: 'reused' } as const
-        }
-        const refreshToken = issue({ userId: row.userId, clientId: row.clientId, generation, familyId: row.familyId, ttlSeconds })
-        return { ok: true, userId: row.userId, clientId: row.clientId, refreshToken } as const
-      }, { behavior: 'immediate' })
-    },
-
-    /** RFC 7009: the token and its family stop working; unknown tokens are fine. */
-    revoke (token: string): void {
-      const row = byHash.get({ hash: hashToken(token) })
-      if (row) revokeFamily(row.familyId)
-    }
-  }
+  issue (input: { userId: number, clientId: string, generation: number, ttlSeconds: number }): Promise<string>
+  /**
+   * Marks the token used, once, and issues its successor in the same transaction.
+   * Presenting a used token is theft (RFC 9700 §4.14.2): its whole family is
+   * revoked; of two concurrent uses exactly one wins and the other revokes the family.
+   * A token of a deleted or disabled user, or of an ended session generation, is expired.
+   */
+  rotate (token: string, ttlSeconds: number): Promise<RotationResult>
+  /** RFC 7009: the token and its family stop working; unknown tokens are fine. */
+  revoke (token: string): Promise<void>
 }
 
-export type RefreshTokenRepository = ReturnType<typeof createRefreshTokenRepository>
+/**
+ * Consecutive failed logins per submitted e-mail (known or not, so throttling
+ * says nothing about which accounts exist). After `maxFailures` the e-mail is
+ * refused for 15 minutes, correct password or not; a success clears the count.
+ */
+export interface LoginThrottle {
+  /** Milliseconds until the e-mail may try again; 0 when it may now. */
+  retryAfterMs (email: string, now?: number): Promise<number>
+  recordFailure (email: string, now?: number): Promise<void>
+  recordSuccess (email: string): Promise<void>
+}
+
+export interface PasswordResetRepository {
+  /**
+   * One write transaction per request, known address or not, so that both answers
+   * take about as long: it clears tokens whose hour is over and, for a user, stores a
+   * new single-use token (only its hash) and queues the e-mail carrying it, together.
+   * True when an e-mail was queued.
+   */
+  request (user: { id: number, email: string } | undefined, mail: (token: string) => Omit<MailMessage, 'to'>): Promise<boolean>
+  /**
+   * Uses the token once and sets the new password hash, ending every session of
+   * the user; undefined when the token is wrong, used or expired. Exactly one of
+   * two concurrent confirmations wins.
+   */
+  confirm (token: string, passwordHash: string): Promise<number | undefined>
+}
+
+export interface AuthRepositories {
+  refreshTokens: RefreshTokenRepository
+  loginThrottle: (maxFailures: number) => LoginThrottle
+  passwordResets: PasswordResetRepository
+}
+
+export function createAuthRepositories (store: Store): AuthRepositories {
+  return store.dialect === 'postgres' ? createPostgresAuthRepositories(store.db) : createSqliteAuthRepositories(store.db)
+}
+
+/** The failure count after one more failure: a lock that has run out starts a fresh count. */
+export function nextFailure (row: { failures: number, lockedUntil: number | null } | undefined, maxFailures: number, now: number) {
+  const previous = row && !(row.lockedUntil && row.lockedUntil <= now) ? row.failures : 0
+  const failures = previous + 1
+  return { failures, lockedUntil: failures >= maxFailures ? now + THROTTLE_MS : null }
+}

@@ -5,8 +5,8 @@ import { createCartRepository } from './repository.js'
 import { AddItemSchema, CartSchema, ProductIdParams, SetQuantitySchema, toCart } from './schemas.js'
 
 const cartRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const carts = createCartRepository(fastify.db)
-  const cartOf = (userId: number) => toCart(carts.lines(userId), fastify.config.currency)
+  const carts = createCartRepository(fastify.store)
+  const cartOf = async (userId: number) => toCart(await carts.lines(userId), fastify.config.currency)
 
   fastify.get('/', {
     schema: { tags: ['cart'], summary: 'Your cart', response: { 200: CartSchema } }
@@ -20,7 +20,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: CartSchema, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
     }
   }, async (request) => {
-    carts.add(request.user.id, request.body.product_id, request.body.quantity)
+    await carts.add(request.user.id, request.body.product_id, request.body.quantity)
     return cartOf(request.user.id)
   })
 
@@ -33,7 +33,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: CartSchema, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
     }
   }, async (request) => {
-    carts.set(request.user.id, Number(request.params.product_id), request.body.quantity)
+    await carts.set(request.user.id, Number(request.params.product_id), request.body.quantity)
     return cartOf(request.user.id)
   })
 
@@ -45,14 +45,14 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: CartSchema, 400: ErrorRef, 404: ErrorRef }
     }
   }, async (request) => {
-    if (!carts.remove(request.user.id, Number(request.params.product_id))) throw new errors.CartItemNotFound()
+    if (!await carts.remove(request.user.id, Number(request.params.product_id))) throw new errors.CartItemNotFound()
     return cartOf(request.user.id)
   })
 
   fastify.delete('/', {
     schema: { tags: ['cart'], summary: 'Empty your cart', response: { 204: NoContent } }
   }, async (request, reply) => {
-    carts.clear(request.user.id)
+    await carts.clear(request.user.id)
     return reply.code(204).send(null)
   })
 }

@@ -1,8 +1,6 @@
-import { and, asc, eq, sql } from 'drizzle-orm'
-import { schema, type Db } from '../../src/db/index.js'
-import { errors } from '../../src/errors.js'
-
-const { cartItems, products } = schema
+import type { Store } from '../../src/db/index.js'
+import { createSqliteCartRepository } from './repository.sqlite.js'
+import { createPostgresCartRepository } from './repository.postgres.js'
 
 export const MAX_LINE_QUANTITY = 1000
 
@@ -14,61 +12,19 @@ export interface CartLine {
   stock: number
 }
 
-export function createCartRepository (db: Db) {
-  const linesOf = db.select({
-    productId: cartItems.productId,
-    name: products.name,
-    priceCents: products.priceCents,
-    quantity: cartItems.quantity,
-    stock: products.stock
-  }).from(cartItems).innerJoin(products, eq(products.id, cartItems.productId))
-    .where(eq(cartItems.userId, sql.placeholder('userId')))
-    .orderBy(asc(cartItems.createdAt), asc(cartItems.productId)).prepare()
-
-  const stockOf = db.select({ stock: products.stock }).from(products)
-    .where(eq(products.id, sql.placeholder('productId'))).prepare()
-  const quantityOf = db.select({ quantity: cartItems.quantity }).from(cartItems)
-    .where(and(eq(cartItems.userId, sql.placeholder('userId')), eq(cartItems.productId, sql.placeholder('productId')))).prepare()
-
-  /** Sets a line to `quantity` after checking the product exists and has that much stock now. */
-  function setLine (userId: number, productId: number, quantity: number): void {
-    const product = stockOf.get({ productId })
-    if (!product) throw new errors.ProductNotFound()
-    if (quantity > product.stock) throw new errors.InsufficientStock(String(productId))
-    db.insert(cartItems).values({ userId, productId, quantity })
-      .onConflictDoUpdate({ target: [cartItems.userId, cartItems.productId], set: { quantity } }).run()
-  }
-
-  return {
-    lines (userId: number): CartLine[] {
-      return linesOf.all({ userId })
-    },
-
-    /** Adds to the line (creating it); the resulting quantity must stay within 1–1000 and stock. */
-    add (userId: number, productId: number, quantity: number): void {
-      db.transaction(() => {
-        const current = quantityOf.get({ userId, productId })?.quantity ?? 0
-        const total = current + quantity
-        if (total > MAX_LINE_QUANTITY) {
-          throw new errors.ValidationFailed(`a cart line holds at most ${MAX_LINE_QUANTITY}; this one would hold ${total}`)
-        }
-        setLine(userId, productId, total)
-      }, { behavior: 'immediate' })
-    },
-
-    set (userId: number, productId: number, quantity: number): void {
-      db.transaction(() => setLine(userId, productId, quantity), { behavior: 'immediate' })
-    },
-
-    /** false when the product was not in the cart. */
-    remove (userId: number, productId: number): boolean {
-      return db.delete(cartItems).where(and(eq(cartItems.userId, userId), eq(cartItems.productId, productId))).run().changes === 1
-    },
-
-    clear (userId: number): void {
-      db.delete(cartItems).where(eq(cartItems.userId, userId)).run()
-    }
-  }
+/** A user's cart; a line exists only for a product that exists, with 1–1000 of it, within stock. */
+export interface CartRepository {
+  /** Oldest line first. */
+  lines (userId: number): Promise<CartLine[]>
+  /** Adds to the line (creating it); the resulting quantity must stay within 1–1000 and stock. */
+  add (userId: number, productId: number, quantity: number): Promise<void>
+  /** Sets the line (creating it) to a quantity within stock. */
+  set (userId: number, productId: number, quantity: number): Promise<void>
+  /** false when the product was not in the cart. */
+  remove (userId: number, productId: number): Promise<boolean>
+  clear (userId: number): Promise<void>
 }
 
-export type CartRepository = ReturnType<typeof createCartRepository>
+export function createCartRepository (store: Store): CartRepository {
+  return store.dialect === 'postgres' ? createPostgresCartRepository(store.db) : createSqliteCartRepository(store.db)
+}

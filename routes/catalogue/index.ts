@@ -10,7 +10,7 @@ import {
 
 // Routes of API.md's catalogue section. Registered without a prefix: it owns two collections.
 const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const catalogue = createCatalogueRepository(fastify.db)
+  const catalogue = createCatalogueRepository(fastify.store)
   const productBody = toProduct(fastify.config.currency)
 
   fastify.get('/categories', {
@@ -23,7 +23,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { limit, cursor } = request.query
-    const rows = catalogue.listCategories({ afterId: decodeCursor(cursor), limit: limit + 1 })
+    const rows = await catalogue.listCategories({ afterId: decodeCursor(cursor), limit: limit + 1 })
     return toPage(rows, limit, toCategory)
   })
 
@@ -36,7 +36,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 201: CategorySchema, 400: ErrorRef, 409: ErrorRef }
     }
   }, async (request, reply) => {
-    const category = catalogue.createCategory(request.body.name)
+    const category = await catalogue.createCategory(request.body.name)
     if (!category) throw new errors.CategoryExists()
     return reply.code(201).send(toCategory(category))
   })
@@ -50,7 +50,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: NoContent, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
     }
   }, async (request, reply) => {
-    const outcome = catalogue.deleteCategory(Number(request.params.id))
+    const outcome = await catalogue.deleteCategory(Number(request.params.id))
     if (outcome === 'not_found') throw new errors.CategoryNotFound()
     if (outcome === 'in_use') throw new errors.CategoryNotEmpty()
     return reply.code(204).send(null)
@@ -66,7 +66,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { limit, cursor, category_id: categoryId, q } = request.query
-    const rows = catalogue.listProducts({
+    const rows = await catalogue.listProducts({
       categoryId: categoryId === undefined ? undefined : Number(categoryId),
       q,
       afterId: decodeCursor(cursor),
@@ -84,7 +84,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: ProductSchema, 400: ErrorRef, 404: ErrorRef }
     }
   }, async (request) => {
-    const product = catalogue.findProduct(Number(request.params.id))
+    const product = await catalogue.findProduct(Number(request.params.id))
     if (!product) throw new errors.ProductNotFound()
     return productBody(product)
   })
@@ -99,7 +99,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { name, description, price_cents: priceCents, stock, category_id: categoryId } = request.body
-    const result = catalogue.createProduct({ name, description, priceCents, stock, categoryId })
+    const result = await catalogue.createProduct({ name, description, priceCents, stock, categoryId })
     if (!result.ok) throw new errors.CategoryNotFound()
     return reply.code(201).send(productBody(result.product))
   })
@@ -115,7 +115,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { name, description, price_cents: priceCents, stock, category_id: categoryId } = request.body
-    const result = catalogue.updateProduct(Number(request.params.id), { name, description, priceCents, stock, categoryId })
+    const result = await catalogue.updateProduct(Number(request.params.id), { name, description, priceCents, stock, categoryId })
     if (!result.ok) {
       throw result.reason === 'product_not_found' ? new errors.ProductNotFound() : new errors.CategoryNotFound()
     }
@@ -131,7 +131,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: NoContent, 400: ErrorRef, 404: ErrorRef }
     }
   }, async (request, reply) => {
-    if (!catalogue.deleteProduct(Number(request.params.id))) throw new errors.ProductNotFound()
+    if (!await catalogue.deleteProduct(Number(request.params.id))) throw new errors.ProductNotFound()
     return reply.code(204).send(null)
   })
 }

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { createOutboxRepository } from '../../src/mail/outbox.js'
 
 const Live = Type.Object({ status: Type.Literal('ok') })
 const Ready = Type.Object({
@@ -9,7 +10,7 @@ const Ready = Type.Object({
 })
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const backlog = fastify.sqlite.prepare('SELECT count(*) AS pending FROM mail_outbox WHERE sent_at IS NULL').pluck()
+  const outbox = createOutboxRepository(fastify.store)
 
   fastify.get('/live', {
     config: { auth: 'public' },
@@ -25,7 +26,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (_request, reply) => {
     try {
-      return { status: 'ok' as const, database: 'ok' as const, outbox_backlog: backlog.get() as number }
+      return { status: 'ok' as const, database: 'ok' as const, outbox_backlog: await outbox.backlog() }
     } catch {
       return reply.code(503).send({ status: 'unavailable', database: 'unavailable', outbox_backlog: null })
     }

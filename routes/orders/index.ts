@@ -7,11 +7,11 @@ import { createOrderRepository } from './repository.js'
 import { CheckoutHeaders, CheckoutSchema, OrderListQuery, OrderPage, OrderSchema, StatusChangeSchema, toOrder } from './schemas.js'
 
 const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const orders = createOrderRepository(fastify.db)
+  const orders = createOrderRepository(fastify.store)
 
   /** The owner's or an admin's; anyone else gets the same 404 as a missing order. */
-  function visibleOrder (request: FastifyRequest, idParam: string) {
-    const order = orders.find(Number(idParam))
+  async function visibleOrder (request: FastifyRequest, idParam: string) {
+    const order = await orders.find(Number(idParam))
     if (!order || (order.userId !== request.user.id && request.user.role !== 'admin')) throw new errors.OrderNotFound()
     return order
   }
@@ -25,7 +25,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: OrderSchema, 201: OrderSchema, 400: ErrorRef, 409: ErrorRef }
     }
   }, async (request, reply) => {
-    const { order, created } = orders.checkout({
+    const { order, created } = await orders.checkout({
       userId: request.user.id,
       email: request.user.email,
       shippingAddress: request.body.shipping_address,
@@ -47,7 +47,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { limit, cursor, user_id: userIdFilter } = request.query
     const isAdmin = request.user.role === 'admin'
     const userId = isAdmin ? (userIdFilter === undefined ? undefined : Number(userIdFilter)) : request.user.id
-    const rows = orders.list({ userId, beforeId: decodeCursor(cursor), limit: limit + 1 })
+    const rows = await orders.list({ userId, beforeId: decodeCursor(cursor), limit: limit + 1 })
     return toPage(rows, limit, toOrder)
   })
 
@@ -58,7 +58,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       params: IdParams,
       response: { 200: OrderSchema, 400: ErrorRef, 404: ErrorRef }
     }
-  }, async (request) => toOrder(visibleOrder(request, request.params.id)))
+  }, async (request) => toOrder(await visibleOrder(request, request.params.id)))
 
   fastify.post('/:id/cancel', {
     schema: {
@@ -67,7 +67,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       params: IdParams,
       response: { 200: OrderSchema, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
     }
-  }, async (request) => toOrder(orders.cancel(visibleOrder(request, request.params.id).id)))
+  }, async (request) => toOrder(await orders.cancel((await visibleOrder(request, request.params.id)).id)))
 
   fastify.patch('/:id', {
     config: { auth: 'admin' },
@@ -79,7 +79,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: OrderSchema, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
     }
   }, async (request) => {
-    const order = orders.moveTo(Number(request.params.id), request.body.status)
+    const order = await orders.moveTo(Number(request.params.id), request.body.status)
     if (!order) throw new errors.OrderNotFound()
     return toOrder(order)
   })

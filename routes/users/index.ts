@@ -10,7 +10,7 @@ import {
 } from './schemas.js'
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const users = createUserRepository(fastify.db)
+  const users = createUserRepository(fastify.store)
 
   /** Self or admin; anyone else gets the same 404 as a missing user (no existence leak). */
   function visibleUserId (request: FastifyRequest, idParam: string): number {
@@ -31,7 +31,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { email, password, full_name: fullName } = request.body
     if (isCommonPassword(password)) throw new errors.PasswordTooCommon()
     const passwordHash = await fastify.passwords.hash(password)
-    const user = users.create({ email, passwordHash, fullName })
+    const user = await users.create({ email, passwordHash, fullName })
     if (!user) throw new errors.EmailTaken()
     return reply.code(201).send(toUser(user))
   })
@@ -48,7 +48,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: UserSchema, 400: ErrorRef }
     }
   }, async (request) => {
-    const user = users.update(request.user.id, { fullName: request.body.full_name })
+    const user = await users.update(request.user.id, { fullName: request.body.full_name })
     if (!user) throw new errors.UserNotFound()
     return toUser(user)
   })
@@ -63,9 +63,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { current_password: currentPassword, new_password: newPassword } = request.body
     if (isCommonPassword(newPassword)) throw new errors.PasswordTooCommon()
-    const check = await fastify.passwords.verify(users.passwordHashOf(request.user.id) ?? null, currentPassword)
+    const check = await fastify.passwords.verify(await users.passwordHashOf(request.user.id) ?? null, currentPassword)
     if (!check.ok) throw new errors.WrongPassword()
-    users.setPasswordHash(request.user.id, await fastify.passwords.hash(newPassword), { endSessions: true })
+    await users.setPasswordHash(request.user.id, await fastify.passwords.hash(newPassword), { endSessions: true })
     request.log.info({ event: 'password_changed', userId: request.user.id }, 'password changed')
     return reply.code(204).send(null)
   })
@@ -73,14 +73,14 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.delete('/me/sessions', {
     schema: { tags: ['users'], summary: 'Sign out everywhere', response: { 204: NoContent } }
   }, async (request, reply) => {
-    users.endSessions(request.user.id)
+    await users.endSessions(request.user.id)
     return reply.code(204).send(null)
   })
 
   fastify.delete('/me', {
     schema: { tags: ['users'], summary: 'Delete your account', response: { 204: NoContent } }
   }, async (request, reply) => {
-    users.delete(request.user.id)
+    await users.delete(request.user.id)
     return reply.code(204).send(null)
   })
 
@@ -94,7 +94,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { limit, cursor, email } = request.query
-    const rows = users.list({ email, afterId: decodeCursor(cursor), limit: limit + 1 })
+    const rows = await users.list({ email, afterId: decodeCursor(cursor), limit: limit + 1 })
     return toPage(rows, limit, toUser)
   })
 
@@ -106,7 +106,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: UserSchema, 400: ErrorRef, 404: ErrorRef }
     }
   }, async (request) => {
-    const user = users.findById(visibleUserId(request, request.params.id))
+    const user = await users.findById(visibleUserId(request, request.params.id))
     if (!user) throw new errors.UserNotFound()
     return toUser(user)
   })
@@ -122,7 +122,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { full_name: fullName, role, disabled } = request.body
-    const user = users.update(Number(request.params.id), { fullName, role, disabled })
+    const user = await users.update(Number(request.params.id), { fullName, role, disabled })
     if (!user) throw new errors.UserNotFound()
     return toUser(user)
   })
@@ -135,7 +135,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: NoContent, 400: ErrorRef, 404: ErrorRef }
     }
   }, async (request, reply) => {
-    if (!users.delete(visibleUserId(request, request.params.id))) throw new errors.UserNotFound()
+    if (!await users.delete(visibleUserId(request, request.params.id))) throw new errors.UserNotFound()
     return reply.code(204).send(null)
   })
 }

@@ -1,7 +1,7 @@
 // npm run demo-catalogue: adds a small demo catalogue to DATA_DIR's database.
 // Safe to run again: whatever is already there is left as it is.
 import { ConfigError, loadConfig } from '../config.js'
-import { openDatabase } from '../db/index.js'
+import { openStore } from '../db/index.js'
 import { createCatalogueRepository, type CatalogueEntry } from '../../routes/catalogue/repository.js'
 
 const DEMO_CATALOGUE: CatalogueEntry[] = [
@@ -70,23 +70,23 @@ const DEMO_CATALOGUE: CatalogueEntry[] = [
   }
 ]
 
-function main (): void {
+async function main (): Promise<void> {
   const config = loadConfig()
-  const database = openDatabase(config.dataDir)
+  const store = await openStore(config)
   try {
-    const report = createCatalogueRepository(database.db).loadCatalogue(DEMO_CATALOGUE)
-    console.log(`Demo catalogue in ${config.dataDir}`)
+    const report = await createCatalogueRepository(store).loadCatalogue(DEMO_CATALOGUE)
+    console.log(`Demo catalogue in ${config.databaseUrl ? 'PostgreSQL' : config.dataDir}`)
     console.log(`categories: ${report.categoriesCreated.length} added, ${report.categoriesExisting.length} already there`)
     for (const name of report.categoriesCreated) console.log(`  + ${name}`)
     console.log(`products: ${report.productsCreated.length} added, ${report.productsExisting.length} already there`)
     for (const name of report.productsCreated) console.log(`  + ${name}`)
   } finally {
-    database.close()
+    await store.close()
   }
 }
 
 try {
-  main()
+  await main()
 } catch (error) {
   // A bad variable is the user's to fix: say which, without a stack trace.
   if (error instanceof ConfigError) {

@@ -2,15 +2,31 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
+import pg from 'pg'
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
+import { drizzle as drizzlePg, type NodePgDatabase } from 'drizzle-orm/node-postgres'
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator'
 import * as schema from './schema.js'
+import * as pgSchema from './schema.pg.js'
 
-export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database }
-export { schema }
+export type SqliteDb = BetterSQLite3Database<typeof schema> & { $client: Database.Database }
+export type PgDb = NodePgDatabase<typeof pgSchema> & { $client: pg.Pool }
+/** The SQLite database; tests and the demo-catalogue command use it directly. */
+export type Db = SqliteDb
+export { schema, pgSchema }
+
+/**
+ * Where the data lives. Repositories take a Store and pick their implementation by
+ * dialect; routes never see which one it is.
+ */
+export type Store =
+  | { dialect: 'sqlite', db: SqliteDb, close: () => Promise<void> }
+  | { dialect: 'postgres', db: PgDb, close: () => Promise<void> }
 
 // The build copies migrations beside the compiled module, so this works from src/ and dist/.
-const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url))
+const sqliteMigrations = fileURLToPath(new URL('./migrations', import.meta.url))
+const postgresMigrations = fileURLToPath(new URL('./migrations-pg', import.meta.url))
 
 export interface OpenDatabase {
   db: Db
@@ -29,6 +45,75 @@ export function openDatabase (dataDir: string): OpenDatabase {
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
   const db = drizzle(sqlite, { schema })
-  migrate(db, { migrationsFolder })
+  migrate(db, { migrationsFolder: sqliteMigrations })
   return { db, sqlite, close: () => sqlite.close() }
 }
+
+// Any constant both instances agree on: the key of the session lock that makes
+// instances starting together apply migrations one after the other.
+const MIGRATION_LOCK = 7_250_431_990
+
+/**
+ * Applies pending PostgreSQL migrations under an advisory lock: when several
+ * instances start at once, the first migrates and the others then find nothing to do.
+ */
+export async function migratePostgres (pool: pg.Pool): Promise<void> {
+  const client = await pool.connect()
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
+    try {
+      await migratePg(drizzlePg({ client, schema: pgSchema }), { migrationsFolder: postgresMigrations })
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
+    }
+  } finally {
+    client.release()
+  }
+}
+
+export interface StoreOptions {
+  dataDir: string
+  databaseUrl?: string
+  databasePoolSize?: number
+  /** false for `npm run db:migrate`-managed deployments that migrate before rolling out; default true. */
+  migrate?: boolean
+}
+
+/** PostgreSQL when DATABASE_URL is set, the embedded SQLite file otherwise; migrated either way. */
+export async function openStore (options: StoreOptions): Promise<Store> {
+  if (!options.databaseUrl) {
+    const { db, close } = openDatabase(options.dataDir)
+    return { dialect: 'sqlite', db, close: async () => close() }
+  }
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: options.databasePoolSize ?? 10,
+    // A database that does not answer should fail a request, not hang it.
+    connectionTimeoutMillis: 5_000
+  })
+  // An idle connection dropped by the server must not crash the process; the pool replaces it.
+  pool.on('error', () => {})
+  try {
+    if (options.migrate !== false) await migratePostgres(pool)
+  } catch (error) {
+    await pool.end()
+    throw error
+  }
+  return { dialect: 'postgres', db: drizzlePg({ client: pool, schema: pgSchema }), close: () => pool.end() }
+}
+
+/** The error a database driver raised, under drizzle's wrapping: SQLite's or PostgreSQL's code. */
+export function driverErrorCode (error: unknown): string | undefined {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    const code = (current as Error & { code?: unknown }).code
+    if (typeof code === 'string') return code
+  }
+  return undefined
+}
+
+/** PostgreSQL's SQLSTATEs the repositories answer rather than rethrow. */
+export const PG_UNIQUE_VIOLATION = '23505'
+export const PG_FOREIGN_KEY_VIOLATION = '23503'
+
+/** A PostgreSQL transaction, or the pool itself: what a query inside a unit of work runs on. */
+export type PgExecutor = PgDb | Parameters<Parameters<PgDb['transaction']>[0]>[0]

@@ -1,7 +1,6 @@
-import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm'
-import { schema, type Db } from '../db/index.js'
-
-const { mailOutbox } = schema
+import type { Store } from '../db/index.js'
+import { createSqliteOutboxRepository } from './outbox.sqlite.js'
+import { createPostgresOutboxRepository } from './outbox.postgres.js'
 
 export interface MailMessage {
   to: string
@@ -14,53 +13,26 @@ export interface QueuedMail extends MailMessage {
   attempts: number
 }
 
-/**
- * Queues an e-mail. Call it inside the transaction that commits what the mail
- * is about: the mail then exists exactly when that does, and survives restarts.
- */
-export function enqueueMail (db: Db, message: MailMessage): void {
-  db.insert(mailOutbox).values({
-    recipient: message.to,
-    subject: message.subject,
-    body: message.text,
-    nextAttemptAt: Date.now()
-  }).run()
+// Mail is queued with the store's own enqueueMail, inside the transaction that
+// commits what the mail is about: the mail then exists exactly when that does.
+export { enqueueMail } from './outbox.sqlite.js'
+
+/** The durable mail queue that every instance's worker drains. */
+export interface OutboxRepository {
+  /**
+   * Takes up to `limit` unsent rows whose time has come, oldest first, for this
+   * sender until `leaseUntil`: no other worker sees them meanwhile. Should the sender
+   * die mid-send, the rows are due again when the lease runs out (at least once, never lost).
+   */
+  claimDue (limit: number, leaseUntil: number, now?: number): Promise<QueuedMail[]>
+  /** Gives claimed rows back at once (a worker stopping mid-batch), rather than after the lease. */
+  release (ids: number[]): Promise<void>
+  markSent (id: number): Promise<void>
+  markFailed (id: number, error: string, retryAt: number): Promise<void>
+  /** Unsent rows, due or not. */
+  backlog (): Promise<number>
 }
 
-export function createOutboxRepository (db: Db) {
-  const due = db.select({
-    id: mailOutbox.id, to: mailOutbox.recipient, subject: mailOutbox.subject, text: mailOutbox.body, attempts: mailOutbox.attempts
-  }).from(mailOutbox)
-    .where(and(isNull(mailOutbox.sentAt), lte(mailOutbox.nextAttemptAt, sql.placeholder('now'))))
-    .orderBy(asc(mailOutbox.nextAttemptAt), asc(mailOutbox.id)).limit(sql.placeholder('limit')).prepare()
-
-  const claim = db.update(mailOutbox).set({ nextAttemptAt: sql`${sql.placeholder('leaseUntil')}` })
-    .where(and(eq(mailOutbox.id, sql.placeholder('id')), isNull(mailOutbox.sentAt), lte(mailOutbox.nextAttemptAt, sql.placeholder('now'))))
-    .prepare()
-
-  return {
-    /** Unsent rows whose time has come, oldest first. */
-    due (limit: number, now = Date.now()): QueuedMail[] {
-      return due.all({ now, limit })
-    },
-    /**
-     * Takes a due row for one sender until `leaseUntil`. Several instances share
-     * the database: of two workers that read the same row, only the one whose
-     * conditional update lands sends it. Should the sender die mid-send, the row
-     * is due again when the lease runs out (at least once, never lost).
-     */
-    claim (id: number, leaseUntil: number, now = Date.now()): boolean {
-      return claim.run({ id, now, leaseUntil }).changes === 1
-    },
-    markSent (id: number): void {
-      db.update(mailOutbox).set({ sentAt: Date.now(), lastError: null }).where(eq(mailOutbox.id, id)).run()
-    },
-    markFailed (id: number, error: string, retryAt: number): void {
-      db.update(mailOutbox).set({ attempts: sql`${mailOutbox.attempts} + 1`, lastError: error.slice(0, 500), nextAttemptAt: retryAt })
-        .where(eq(mailOutbox.id, id)).run()
-    },
-    backlog (): number {
-      return db.select({ count: sql<number>`count(*)` }).from(mailOutbox).where(isNull(mailOutbox.sentAt)).get()?.count ?? 0
-    }
-  }
+export function createOutboxRepository (store: Store): OutboxRepository {
+  return store.dialect === 'postgres' ? createPostgresOutboxRepository(store.db) : createSqliteOutboxRepository(store.db)
 }

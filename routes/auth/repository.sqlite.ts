@@ -1,0 +1,120 @@
+import crypto from 'node:crypto'
+import { and, eq, gt, isNull, lte, sql } from 'drizzle-orm'
+import { schema, type SqliteDb } from '../../src/db/index.js'
+import { enqueueMail } from '../../src/mail/outbox.sqlite.js'
+import { normaliseEmail } from '../users/repository.js'
+import {
+  hashToken, newOpaqueToken, nextFailure, nowSeconds, RESET_TOKEN_TTL_SECONDS,
+  type AuthRepositories, type RefreshTokenRepository, type RotationResult
+} from './repository.js'
+
+const { refreshTokens, loginThrottle, passwordResets, users } = schema
+
+// better-sqlite3 transactions are synchronous: each runs start to end with the write
+// lock held (IMMEDIATE), so no other connection, process or instance interleaves.
+export function createSqliteAuthRepositories (db: SqliteDb): AuthRepositories {
+  const tokenByHash = db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, sql.placeholder('hash'))).prepare()
+  const sessionOf = db.select({ generation: users.tokenGeneration, disabled: users.disabled })
+    .from(users).where(eq(users.id, sql.placeholder('id'))).prepare()
+  const throttleByEmail = db.select().from(loginThrottle).where(eq(loginThrottle.email, sql.placeholder('email'))).prepare()
+
+  const revokeFamily = (familyId: string) => db.update(refreshTokens).set({ revokedAt: nowSeconds() })
+    .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt))).run()
+
+  function issue (input: { userId: number, clientId: string, generation: number, familyId?: string, ttlSeconds: number }): string {
+    const token = newOpaqueToken()
+    db.insert(refreshTokens).values({
+      tokenHash: hashToken(token),
+      userId: input.userId,
+      familyId: input.familyId ?? crypto.randomUUID(),
+      clientId: input.clientId,
+      generation: input.generation,
+      expiresAt: nowSeconds() + input.ttlSeconds
+    }).run()
+    return token
+  }
+
+  const refreshTokenRepository: RefreshTokenRepository = {
+    async issue (input) {
+      return issue(input)
+    },
+
+    async rotate (token, ttlSeconds) {
+      return db.transaction((): RotationResult => {
+        const row = tokenByHash.get({ hash: hashToken(token) })
+        if (!row) return { ok: false, reason: 'unknown' }
+        if (row.revokedAt !== null) return { ok: false, reason: 'revoked' }
+        if (row.usedAt !== null) {
+          revokeFamily(row.familyId)
+          return { ok: false, reason: 'reused' }
+        }
+        const session = sessionOf.get({ id: row.userId })
+        if (!session || session.disabled || row.expiresAt <= nowSeconds() || session.generation !== row.generation) {
+          return { ok: false, reason: 'expired' }
+        }
+        db.update(refreshTokens).set({ usedAt: nowSeconds() }).where(eq(refreshTokens.id, row.id)).run()
+        const refreshToken = issue({ userId: row.userId, clientId: row.clientId, generation: row.generation, familyId: row.familyId, ttlSeconds })
+        return { ok: true, userId: row.userId, clientId: row.clientId, refreshToken }
+      }, { behavior: 'immediate' })
+    },
+
+    async revoke (token) {
+      const row = tokenByHash.get({ hash: hashToken(token) })
+      if (row) revokeFamily(row.familyId)
+    }
+  }
+
+  return {
+    refreshTokens: refreshTokenRepository,
+
+    loginThrottle: (maxFailures) => ({
+      async retryAfterMs (email, now = Date.now()) {
+        const row = throttleByEmail.get({ email: normaliseEmail(email) })
+        return row?.lockedUntil && row.lockedUntil > now ? row.lockedUntil - now : 0
+      },
+
+      async recordFailure (email, now = Date.now()) {
+        db.transaction(() => {
+          const key = normaliseEmail(email)
+          const next = nextFailure(throttleByEmail.get({ email: key }), maxFailures, now)
+          db.insert(loginThrottle).values({ email: key, ...next, updatedAt: now })
+            .onConflictDoUpdate({ target: loginThrottle.email, set: { ...next, updatedAt: now } }).run()
+        }, { behavior: 'immediate' })
+      },
+
+      async recordSuccess (email) {
+        db.delete(loginThrottle).where(eq(loginThrottle.email, normaliseEmail(email))).run()
+      }
+    }),
+
+    passwordResets: {
+      async request (user, mail) {
+        const token = newOpaqueToken()
+        const tokenHash = hashToken(token)
+        const now = nowSeconds()
+        db.transaction(() => {
+          db.delete(passwordResets).where(lte(passwordResets.expiresAt, now)).run()
+          if (!user) return
+          db.insert(passwordResets).values({ tokenHash, userId: user.id, expiresAt: now + RESET_TOKEN_TTL_SECONDS }).run()
+          enqueueMail(db, { to: user.email, ...mail(token) })
+        }, { behavior: 'immediate' })
+        return user !== undefined
+      },
+
+      async confirm (token, passwordHash) {
+        return db.transaction(() => {
+          const now = nowSeconds()
+          const used = db.update(passwordResets).set({ usedAt: now })
+            .where(and(eq(passwordResets.tokenHash, hashToken(token)), isNull(passwordResets.usedAt), gt(passwordResets.expiresAt, now)))
+            .returning({ userId: passwordResets.userId }).get()
+          if (!used) return undefined
+          db.update(users).set({ passwordHash, tokenGeneration: sql`${users.tokenGeneration} + 1` }).where(eq(users.id, used.userId)).run()
+          // Any other reset link of this user is void once one has been used.
+          db.update(passwordResets).set({ usedAt: now })
+            .where(and(eq(passwordResets.userId, used.userId), isNull(passwordResets.usedAt))).run()
+          return used.userId
+        }, { behavior: 'immediate' })
+      }
+    }
+  }
+}

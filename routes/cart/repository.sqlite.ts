@@ -1,0 +1,61 @@
+import { and, asc, eq, sql } from 'drizzle-orm'
+import { schema, type SqliteDb } from '../../src/db/index.js'
+import { errors } from '../../src/errors.js'
+import { MAX_LINE_QUANTITY, type CartRepository } from './repository.js'
+
+const { cartItems, products } = schema
+
+export function createSqliteCartRepository (db: SqliteDb): CartRepository {
+  const linesOf = db.select({
+    productId: cartItems.productId,
+    name: products.name,
+    priceCents: products.priceCents,
+    quantity: cartItems.quantity,
+    stock: products.stock
+  }).from(cartItems).innerJoin(products, eq(products.id, cartItems.productId))
+    .where(eq(cartItems.userId, sql.placeholder('userId')))
+    .orderBy(asc(cartItems.createdAt), asc(cartItems.productId)).prepare()
+
+  const stockOf = db.select({ stock: products.stock }).from(products)
+    .where(eq(products.id, sql.placeholder('productId'))).prepare()
+  const quantityOf = db.select({ quantity: cartItems.quantity }).from(cartItems)
+    .where(and(eq(cartItems.userId, sql.placeholder('userId')), eq(cartItems.productId, sql.placeholder('productId')))).prepare()
+
+  /** Sets a line to `quantity` after checking the product exists and has that much stock now. */
+  function setLine (userId: number, productId: number, quantity: number): void {
+    const product = stockOf.get({ productId })
+    if (!product) throw new errors.ProductNotFound()
+    if (quantity > product.stock) throw new errors.InsufficientStock(String(productId))
+    db.insert(cartItems).values({ userId, productId, quantity })
+      .onConflictDoUpdate({ target: [cartItems.userId, cartItems.productId], set: { quantity } }).run()
+  }
+
+  return {
+    async lines (userId) {
+      return linesOf.all({ userId })
+    },
+
+    async add (userId, productId, quantity) {
+      db.transaction(() => {
+        const current = quantityOf.get({ userId, productId })?.quantity ?? 0
+        const total = current + quantity
+        if (total > MAX_LINE_QUANTITY) {
+          throw new errors.ValidationFailed(`a cart line holds at most ${MAX_LINE_QUANTITY}; this one would hold ${total}`)
+        }
+        setLine(userId, productId, total)
+      }, { behavior: 'immediate' })
+    },
+
+    async set (userId, productId, quantity) {
+      db.transaction(() => setLine(userId, productId, quantity), { behavior: 'immediate' })
+    },
+
+    async remove (userId, productId) {
+      return db.delete(cartItems).where(and(eq(cartItems.userId, userId), eq(cartItems.productId, productId))).run().changes === 1
+    },
+
+    async clear (userId) {
+      db.delete(cartItems).where(eq(cartItems.userId, userId)).run()
+    }
+  }
+}

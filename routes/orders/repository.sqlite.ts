@@ -1,0 +1,103 @@
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm'
+import { schema, type SqliteDb } from '../../src/db/index.js'
+import { errors } from '../../src/errors.js'
+import { enqueueMail } from '../../src/mail/outbox.sqlite.js'
+import { confirmationText, NEXT_STATUS, type Order, type OrderRepository } from './repository.js'
+
+const { orders, orderItems, cartItems, products } = schema
+
+// Every write is one synchronous IMMEDIATE transaction: it holds SQLite's write lock
+// from its first statement, so checkouts from any number of processes run one at a time.
+export function createSqliteOrderRepository (db: SqliteDb): OrderRepository {
+  const orderById = db.select().from(orders).where(eq(orders.id, sql.placeholder('id'))).prepare()
+  const linesOf = db.select({
+    productId: orderItems.productId, name: orderItems.name, priceCents: orderItems.priceCents, quantity: orderItems.quantity
+  }).from(orderItems).where(eq(orderItems.orderId, sql.placeholder('orderId'))).orderBy(orderItems.id).prepare()
+  const byIdempotencyKey = db.select({ id: orders.id }).from(orders)
+    .where(and(eq(orders.userId, sql.placeholder('userId')), eq(orders.idempotencyKey, sql.placeholder('key')))).prepare()
+  const cartOf = db.select({
+    productId: cartItems.productId, name: products.name, priceCents: products.priceCents, quantity: cartItems.quantity
+  }).from(cartItems).innerJoin(products, eq(products.id, cartItems.productId))
+    .where(eq(cartItems.userId, sql.placeholder('userId'))).orderBy(cartItems.createdAt, cartItems.productId).prepare()
+  const takeStock = db.update(products).set({ stock: sql`${products.stock} - ${sql.placeholder('quantity')}` })
+    .where(and(eq(products.id, sql.placeholder('productId')), sql`${products.stock} >= ${sql.placeholder('quantity')}`)).prepare()
+  const returnStock = db.update(products).set({ stock: sql`${products.stock} + ${sql.placeholder('quantity')}` })
+    .where(eq(products.id, sql.placeholder('productId'))).prepare()
+
+  function find (id: number): Order | undefined {
+    const row = orderById.get({ id })
+    return row && { ...row, items: linesOf.all({ orderId: id }) }
+  }
+
+  return {
+    async find (id) {
+      return find(id)
+    },
+
+    async checkout (input) {
+      return db.transaction((): { order: Order, created: boolean } => {
+        if (input.idempotencyKey !== undefined) {
+          const earlier = byIdempotencyKey.get({ userId: input.userId, key: input.idempotencyKey })
+          const order = earlier && find(earlier.id)
+          if (order) return { order, created: false }
+        }
+        const lines = cartOf.all({ userId: input.userId })
+        if (lines.length === 0) throw new errors.CartEmpty()
+        for (const line of lines) {
+          // Throwing rolls the whole transaction back, stock taken so far included.
+          if (takeStock.run({ productId: line.productId, quantity: line.quantity }).changes !== 1) {
+            throw new errors.InsufficientStock(String(line.productId))
+          }
+        }
+        const row = db.insert(orders).values({
+          userId: input.userId,
+          totalCents: lines.reduce((sum, line) => sum + line.priceCents * line.quantity, 0),
+          currency: input.currency,
+          shippingAddress: input.shippingAddress,
+          idempotencyKey: input.idempotencyKey ?? null
+        }).returning().get()
+        db.insert(orderItems).values(lines.map((line) => ({ orderId: row.id, ...line }))).run()
+        db.delete(cartItems).where(eq(cartItems.userId, input.userId)).run()
+        const order: Order = { ...row, items: lines }
+        enqueueMail(db, { to: input.email, subject: `Order #${order.id} confirmed`, text: confirmationText(order) })
+        return { order, created: true }
+      }, { behavior: 'immediate' })
+    },
+
+    async list (query) {
+      const rows = db.select().from(orders).where(and(
+        query.userId === undefined ? undefined : eq(orders.userId, query.userId),
+        query.beforeId === undefined ? undefined : lt(orders.id, query.beforeId)
+      )).orderBy(desc(orders.id)).limit(query.limit).all()
+      if (rows.length === 0) return []
+      const lines = db.select().from(orderItems).where(inArray(orderItems.orderId, rows.map((row) => row.id))).orderBy(orderItems.id).all()
+      return rows.map((row) => ({
+        ...row,
+        items: lines.filter((line) => line.orderId === row.id)
+          .map(({ productId, name, priceCents, quantity }) => ({ productId, name, priceCents, quantity }))
+      }))
+    },
+
+    async cancel (id) {
+      return db.transaction(() => {
+        const cancelled = db.update(orders).set({ status: 'cancelled' })
+          .where(and(eq(orders.id, id), eq(orders.status, 'placed'))).run()
+        if (cancelled.changes !== 1) throw new errors.OrderNotCancellable()
+        const order = find(id) as Order
+        for (const line of order.items) returnStock.run({ productId: line.productId, quantity: line.quantity })
+        return order
+      }, { behavior: 'immediate' })
+    },
+
+    async moveTo (id, status) {
+      return db.transaction(() => {
+        const order = find(id)
+        if (!order) return undefined
+        if (NEXT_STATUS[order.status] !== status) throw new errors.InvalidStatusTransition(order.status, status)
+        db.update(orders).set({ status }).where(eq(orders.id, id)).run()
+        return { ...order, status }
+      }, { behavior: 'immediate' })
+    }
+  }
+}
+

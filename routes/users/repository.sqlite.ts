@@ -1,0 +1,92 @@
+import { and, asc, eq, gt, ne, sql } from 'drizzle-orm'
+import { schema, type SqliteDb } from '../../src/db/index.js'
+import { definedOnly, normaliseEmail, type PublicUser, type UserRepository } from './repository.js'
+
+const { users } = schema
+
+const publicColumns = {
+  id: users.id,
+  email: users.email,
+  fullName: users.fullName,
+  role: users.role,
+  disabled: users.disabled,
+  tokenGeneration: users.tokenGeneration,
+  createdAt: users.createdAt
+}
+
+export function createSqliteUserRepository (db: SqliteDb): UserRepository {
+  // authenticate runs this on every protected request: one raw prepared statement,
+  // without drizzle's per-row mapping (a tenth of the time of GET /users/me).
+  const byIdStatement = db.$client.prepare<[number], Omit<PublicUser, 'disabled'> & { disabled: number }>(
+    'SELECT id, email, full_name AS fullName, role, disabled, token_generation AS tokenGeneration, created_at AS createdAt FROM users WHERE id = ?'
+  )
+  const findById = (id: number): PublicUser | undefined => {
+    const row = byIdStatement.get(id)
+    return row && { ...row, disabled: row.disabled === 1 }
+  }
+  const credentialsByEmail = db.select({ ...publicColumns, passwordHash: users.passwordHash })
+    .from(users).where(eq(users.email, sql.placeholder('email'))).prepare()
+  const bumpGeneration = sql`${users.tokenGeneration} + 1`
+
+  return {
+    async findById (id) {
+      return findById(id)
+    },
+
+    async findWithCredentials (email) {
+      return credentialsByEmail.get({ email: normaliseEmail(email) })
+    },
+
+    async passwordHashOf (id) {
+      return db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, id)).get()?.passwordHash
+    },
+
+    async create (input) {
+      return db.insert(users).values({
+        email: normaliseEmail(input.email),
+        passwordHash: input.passwordHash,
+        fullName: input.fullName ?? null,
+        role: input.role ?? 'customer'
+      }).onConflictDoNothing({ target: users.email }).returning(publicColumns).get()
+    },
+
+    async list (query) {
+      return db.select(publicColumns).from(users)
+        .where(and(
+          query.email === undefined ? undefined : eq(users.email, normaliseEmail(query.email)),
+          query.afterId === undefined ? undefined : gt(users.id, query.afterId)
+        ))
+        .orderBy(asc(users.id)).limit(query.limit).all()
+    },
+
+    async update (id, changes) {
+      const defined = definedOnly(changes)
+      if (Object.keys(defined).length === 0) return findById(id)
+      return db.update(users).set({
+        ...defined,
+        // One statement decides and bumps, so no concurrent update slips between.
+        ...(defined.disabled === undefined
+          ? {}
+          : { tokenGeneration: sql`CASE WHEN ${ne(users.disabled, defined.disabled)} THEN ${bumpGeneration} ELSE ${users.tokenGeneration} END` })
+      }).where(eq(users.id, id)).returning(publicColumns).get()
+    },
+
+    async setPasswordHash (id, passwordHash, { endSessions }) {
+      db.update(users).set({ passwordHash, ...(endSessions ? { tokenGeneration: bumpGeneration } : {}) })
+        .where(eq(users.id, id)).run()
+    },
+
+    async endSessions (id) {
+      db.update(users).set({ tokenGeneration: bumpGeneration }).where(eq(users.id, id)).run()
+    },
+
+    async delete (id) {
+      return db.delete(users).where(eq(users.id, id)).run().changes === 1
+    },
+
+    async promoteToAdmin (email) {
+      return db.update(users).set({ role: 'admin' })
+        .where(eq(users.email, normaliseEmail(email))).returning(publicColumns).get()
+    }
+  }
+}

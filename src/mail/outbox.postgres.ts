@@ -1,0 +1,42 @@
+import { and, asc, eq, inArray, isNull, lte, sql } from 'drizzle-orm'
+import { pgSchema, type PgDb, type PgExecutor } from '../db/index.js'
+import type { MailMessage, OutboxRepository } from './outbox.js'
+
+const { mailOutbox } = pgSchema
+
+/** Queues an e-mail; call it inside the transaction that commits what the mail is about. */
+export async function enqueueMail (executor: PgExecutor, message: MailMessage): Promise<void> {
+  await executor.insert(mailOutbox).values({ recipient: message.to, subject: message.subject, body: message.text, nextAttemptAt: Date.now() })
+}
+
+export function createPostgresOutboxRepository (db: PgDb): OutboxRepository {
+  return {
+    async claimDue (limit, leaseUntil, now = Date.now()) {
+      // SKIP LOCKED: a row another instance is claiming right now is passed over, not waited
+      // for, so workers on every instance take disjoint rows and each e-mail goes out once.
+      const due = db.select({ id: mailOutbox.id }).from(mailOutbox)
+        .where(and(isNull(mailOutbox.sentAt), lte(mailOutbox.nextAttemptAt, now)))
+        .orderBy(asc(mailOutbox.nextAttemptAt), asc(mailOutbox.id)).limit(limit)
+        .for('update', { skipLocked: true })
+      const rows = await db.update(mailOutbox).set({ nextAttemptAt: leaseUntil })
+        .where(inArray(mailOutbox.id, due))
+        .returning({ id: mailOutbox.id, to: mailOutbox.recipient, subject: mailOutbox.subject, text: mailOutbox.body, attempts: mailOutbox.attempts })
+      return rows.sort((a, b) => a.id - b.id)
+    },
+    async release (ids) {
+      if (ids.length === 0) return
+      await db.update(mailOutbox).set({ nextAttemptAt: Date.now() }).where(and(inArray(mailOutbox.id, ids), isNull(mailOutbox.sentAt)))
+    },
+    async markSent (id) {
+      await db.update(mailOutbox).set({ sentAt: Date.now(), lastError: null }).where(eq(mailOutbox.id, id))
+    },
+    async markFailed (id, error, retryAt) {
+      await db.update(mailOutbox).set({ attempts: sql`${mailOutbox.attempts} + 1`, lastError: error.slice(0, 500), nextAttemptAt: retryAt })
+        .where(eq(mailOutbox.id, id))
+    },
+    async backlog () {
+      const [row] = await db.select({ count: sql<number>`count(*)::int` }).from(mailOutbox).where(isNull(mailOutbox.sentAt))
+      return row?.count ?? 0
+    }
+  }
+}
