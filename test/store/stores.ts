@@ -1,0 +1,29 @@
+import type { Test } from 'tap'
+import { openStore, type Store } from '../../src/db/index.js'
+import { tempDir } from '../helper.js'
+import { postgresOrSkip } from '../postgres.js'
+
+export type StoreName = 'sqlite' | 'postgres'
+
+/** A fresh, migrated store of the given kind, closed when the test ends; undefined when skipped. */
+export async function openTestStore (t: Test, name: StoreName): Promise<Store | undefined> {
+  const databaseUrl = name === 'postgres' ? await postgresOrSkip(t) : undefined
+  if (name === 'postgres' && !databaseUrl) return undefined
+  const store = await openStore({ dataDir: tempDir(t), databaseUrl })
+  t.teardown(() => store.close())
+  return store
+}
+
+/**
+ * The same contract, run once per store: every repository behaves alike on SQLite
+ * and PostgreSQL. On PostgreSQL, concurrent calls really run at once (a pool of
+ * connections); on SQLite they take turns at the write lock.
+ */
+export function eachStore (t: Test, name: string, body: (t: Test, store: Store) => Promise<void>): void {
+  for (const storeName of ['sqlite', 'postgres'] as const) {
+    t.test(`${storeName}: ${name}`, async (t) => {
+      const store = await openTestStore(t, storeName)
+      if (store) await body(t, store)
+    })
+  }
+}
