@@ -76,8 +76,10 @@ export function createPostgresOrderRepository (db: PgDb): OrderRepository {
         })
       } catch (error) {
         // The same key committed by a concurrent checkout (this instance or another) first:
-        // this one rolled back, stock and cart included, and answers with that order.
-        if (key !== undefined && driverErrorCode(error) === PG_UNIQUE_VIOLATION) {
+        // this one rolled back, stock and cart included, and answers with that order. It
+        // shows as the key's unique index refusing the insert or, when the other took the
+        // cart first, as an empty cart.
+        if (key !== undefined && (driverErrorCode(error) === PG_UNIQUE_VIOLATION || error instanceof errors.CartEmpty)) {
           const order = await earlierOrder(db, input.userId, key)
           if (order) return { order, created: false }
         }
