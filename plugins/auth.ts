@@ -48,6 +48,10 @@ const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'exp', 'iat', 'jti', 'gen']
 export default fp(async function auth (fastify) {
   const { config } = fastify
   let keyRing = loadKeyRing(config)
+  if (config.databaseUrl && !config.jwtPrivateKeyFile) {
+    fastify.log.warn('DATABASE_URL is set without JWT_PRIVATE_KEY_FILE: this instance signs with the keys in its own DATA_DIR/keys, ' +
+      'which instances on other machines do not have; set the same JWT_PRIVATE_KEY_FILE on every instance')
+  }
   const startKey = keyRing.active
   const users = createUserRepository(fastify.store)
 
