@@ -1,54 +1,60 @@
-import { eq } from 'drizzle-orm'
-import { schema } from '../src/db/index.js'
 import type { App, TestUser } from './helper.js'
+import { createCatalogueRepository, type Product } from '../routes/catalogue/repository.js'
 
-// Products go straight into the table, so the cart and order tests do not
-// depend on the catalogue routes.
+// Products are made through the catalogue's repository, so the cart and order tests
+// do not depend on the catalogue routes, and run on either store.
 
 let counter = 0
 
-/** Inserts a product straight into the catalogue table. */
-export function insertProduct (app: App, values: { name?: string, priceCents?: number, stock?: number } = {}) {
-  return app.db.insert(schema.products).values({
+export async function insertProduct (app: App, values: { name?: string, priceCents?: number, stock?: number } = {}): Promise<Product> {
+  const created = await createCatalogueRepository(app.store).createProduct({
     name: values.name ?? `Product ${++counter}`,
     priceCents: values.priceCents ?? 1000,
     stock: values.stock ?? 100
-  }).returning().get()
+  })
+  if (!created.ok) throw new Error(created.reason)
+  return created.product
 }
 
-export function deleteProduct (app: App, productId: number): void {
-  app.db.delete(schema.products).where(eq(schema.products.id, productId)).run()
+export async function deleteProduct (app: App, productId: number): Promise<void> {
+  await createCatalogueRepository(app.store).deleteProduct(productId)
 }
 
-export function setPrice (app: App, productId: number, values: { priceCents: number, name?: string }): void {
-  app.db.update(schema.products).set(values).where(eq(schema.products.id, productId)).run()
+export async function setPrice (app: App, productId: number, values: { priceCents: number, name?: string }): Promise<void> {
+  await createCatalogueRepository(app.store).updateProduct(productId, values)
 }
 
-export function setStock (app: App, productId: number, stock: number): void {
-  app.db.update(schema.products).set({ stock }).where(eq(schema.products.id, productId)).run()
+export async function setStock (app: App, productId: number, stock: number): Promise<void> {
+  await createCatalogueRepository(app.store).updateProduct(productId, { stock })
 }
 
-export function stockOf (app: App, productId: number): number | undefined {
-  return app.db.select({ stock: schema.products.stock }).from(schema.products).where(eq(schema.products.id, productId)).get()?.stock
+export async function stockOf (app: App, productId: number): Promise<number | undefined> {
+  return (await createCatalogueRepository(app.store).findProduct(productId))?.stock
+}
+
+/** Rows of a plain SQL query, on whichever store the app runs (PostgreSQL gives 64-bit integers as strings). */
+export async function queryRows (app: App, sql: string): Promise<unknown[]> {
+  const { store } = app
+  return store.dialect === 'sqlite' ? store.db.$client.prepare(sql).all() : (await store.db.$client.query(sql)).rows
 }
 
 export type CommerceTable = 'orders' | 'order_items' | 'mail_outbox' | 'cart_items' | 'products'
 
-export const countRows = (app: App, table: CommerceTable) =>
-  app.sqlite.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number
+export const countRows = async (app: App, table: CommerceTable) =>
+  ((await queryRows(app, `SELECT CAST(count(*) AS INTEGER) AS n FROM ${table}`))[0] as { n: number }).n
 
 /**
  * Every row of the tables a cart or checkout can touch, in a stable order: two
  * equal snapshots mean a request changed nothing there.
  */
-export function snapshot (app: App) {
-  const all = (sql: string) => app.sqlite.prepare(sql).all()
+export async function snapshot (app: App) {
+  const all = (sql: string) => queryRows(app, sql)
   return {
-    products: all('SELECT id, name, price_cents, stock FROM products ORDER BY id'),
-    cartItems: all('SELECT user_id, product_id, quantity, created_at FROM cart_items ORDER BY user_id, product_id'),
-    orders: all('SELECT * FROM orders ORDER BY id'),
-    orderItems: all('SELECT * FROM order_items ORDER BY id'),
-    mailOutbox: all('SELECT id, recipient, subject, body FROM mail_outbox ORDER BY id')
+    products: await all('SELECT id, name, price_cents, stock FROM products ORDER BY id'),
+    cartItems: await all('SELECT user_id, product_id, quantity, created_at FROM cart_items ORDER BY user_id, product_id'),
+    orders: await all('SELECT * FROM orders ORDER BY id'),
+    orderItems: await all('SELECT * FROM order_items ORDER BY id'),
+    mailOutbox: await all('SELECT id, recipient, subject, body FROM mail_outbox ORDER BY id')
   }
 }
 

@@ -5,6 +5,8 @@ import type { Test } from 'tap'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp, type App } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
+import { createUserRepository } from '../routes/users/repository.js'
+import { postgresServer } from './postgres.js'
 
 export type { App }
 
@@ -32,8 +34,18 @@ export function testConfig (dataDir: string, env: Record<string, string> = {}): 
   return loadConfig(testEnv(dataDir, env))
 }
 
-/** Builds an app on a fresh SQLite file; closed when the test ends. */
+/**
+ * Builds an app on a fresh SQLite file, or with TEST_STORE=postgres (test/postgres-suites/)
+ * on a fresh PostgreSQL database; closed when the test ends.
+ */
 export async function build (t: Test, env: Record<string, string> = {}, dataDir = tempDir(t)): Promise<App> {
+  if (process.env.TEST_STORE === 'postgres' && env.DATABASE_URL === undefined) {
+    const server = await postgresServer()
+    if (!server) throw new Error('TEST_STORE=postgres, but there is no PostgreSQL server')
+    const databaseUrl = await server.createDatabase()
+    t.teardown(() => server.dropDatabase(databaseUrl))
+    env = { ...env, DATABASE_URL: databaseUrl }
+  }
   const app = await buildApp(testConfig(dataDir, env))
   t.teardown(() => app.close())
   await app.ready()
@@ -84,7 +96,7 @@ export async function createUser (app: App, options: { email?: string, password?
   })
   if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`)
   const { id } = res.json<{ id: number }>()
-  if (options.role === 'admin') app.sqlite.prepare('UPDATE users SET role = ? WHERE id = ?').run('admin', id)
+  if (options.role === 'admin') await createUserRepository(app.store).update(id, { role: 'admin' })
   const tokens = await login(app, email, password)
   return {
     id,

@@ -76,6 +76,17 @@ async function onAdmin<T> (adminUrl: string, work: (client: pg.Client) => Promis
   }
 }
 
+/**
+ * What a test does when a server it needs is not on the machine: on a developer's
+ * machine it is skipped, saying why (a plan of nothing with a reason); in CI, where
+ * everything must run, it fails.
+ */
+export function unavailable (t: Test, what: string, howToGetIt: string): undefined {
+  if (process.env.CI) t.fail(`${what} is required in CI. ${howToGetIt}`)
+  else t.plan(0, howToGetIt)
+  return undefined
+}
+
 let server: Promise<PostgresServer | undefined> | undefined
 let counter = 0
 
@@ -109,13 +120,19 @@ export function postgresServer (): Promise<PostgresServer | undefined> {
  */
 export async function postgresOrSkip (t: Test): Promise<string | undefined> {
   const found = await postgresServer()
-  if (!found) {
-    if (process.env.CI) t.fail(`PostgreSQL is required in CI. ${NOT_FOUND}`)
-    // A plan of nothing with a reason: tap reports the test as skipped, saying why.
-    else t.plan(0, NOT_FOUND)
-    return undefined
-  }
+  if (!found) return unavailable(t, 'PostgreSQL', NOT_FOUND)
   const url = await found.createDatabase()
   t.teardown(() => found.dropDatabase(url))
   return url
+}
+
+/**
+ * Runs an HTTP test suite written for SQLite on PostgreSQL: helper.build() then gives
+ * every app a fresh PostgreSQL database. Skipped (or, in CI, failed) without a server.
+ */
+export async function runSuiteOnPostgres (suite: URL): Promise<void> {
+  const { default: t } = await import('tap')
+  if (!await postgresServer()) return unavailable(t, 'PostgreSQL', NOT_FOUND)
+  process.env.TEST_STORE = 'postgres'
+  await import(suite.href)
 }

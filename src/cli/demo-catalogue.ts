@@ -1,8 +1,9 @@
 // npm run demo-catalogue: adds a small demo catalogue to DATA_DIR's database.
 // Safe to run again: whatever is already there is left as it is.
-import { ConfigError, loadConfig } from '../config.js'
+import { loadConfig } from '../config.js'
 import { openStore } from '../db/index.js'
 import { createCatalogueRepository, type CatalogueEntry } from '../../routes/catalogue/repository.js'
+import { runCommand } from './run-command.js'
 
 const DEMO_CATALOGUE: CatalogueEntry[] = [
   {
@@ -85,14 +86,4 @@ async function main (): Promise<void> {
   }
 }
 
-try {
-  await main()
-} catch (error) {
-  // A bad variable is the user's to fix: say which, without a stack trace.
-  if (error instanceof ConfigError) {
-    console.error(error.message)
-    process.exitCode = 1
-  } else {
-    throw error
-  }
-}
+await runCommand(main)

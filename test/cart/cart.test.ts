@@ -7,8 +7,8 @@ const EMPTY = { items: [], total_cents: 0, currency: 'USD' }
 t.test('an empty cart, then add, set, remove and clear', async (t) => {
   const app = await build(t)
   const user = await createUser(app)
-  const mug = insertProduct(app, { name: 'Mug', priceCents: 1250, stock: 10 })
-  const tea = insertProduct(app, { name: 'Tea', priceCents: 399, stock: 5 })
+  const mug = await insertProduct(app, { name: 'Mug', priceCents: 1250, stock: 10 })
+  const tea = await insertProduct(app, { name: 'Tea', priceCents: 399, stock: 5 })
   const mugLine = (quantity: number) => ({ product_id: mug.id, name: 'Mug', price_cents: 1250, quantity, line_total_cents: 1250 * quantity })
   const teaLine = (quantity: number) => ({ product_id: tea.id, name: 'Tea', price_cents: 399, quantity, line_total_cents: 399 * quantity })
 
@@ -61,7 +61,7 @@ t.test('an empty cart, then add, set, remove and clear', async (t) => {
 t.test('PUT creates a line that is not in the cart yet', async (t) => {
   const app = await build(t)
   const user = await createUser(app)
-  const mug = insertProduct(app, { name: 'Mug', priceCents: 1250, stock: 10 })
+  const mug = await insertProduct(app, { name: 'Mug', priceCents: 1250, stock: 10 })
   const res = await user.inject({ method: 'PUT', url: `/cart/items/${mug.id}`, payload: { quantity: 3 } })
   t.equal(res.statusCode, 200)
   t.same(res.json(), {
@@ -74,9 +74,9 @@ t.test('PUT creates a line that is not in the cart yet', async (t) => {
 t.test('the cart shows current names and prices, in the configured currency', async (t) => {
   const app = await build(t, { CURRENCY: 'EUR' })
   const user = await createUser(app)
-  const mug = insertProduct(app, { name: 'Mug', priceCents: 1000 })
+  const mug = await insertProduct(app, { name: 'Mug', priceCents: 1000 })
   await addToCart(user, mug.id, 2)
-  setPrice(app, mug.id, { priceCents: 1500, name: 'Big mug' })
+  await setPrice(app, mug.id, { priceCents: 1500, name: 'Big mug' })
   const res = await user.inject({ method: 'GET', url: '/cart' })
   t.equal(res.statusCode, 200)
   t.same(res.json(), {
@@ -90,18 +90,18 @@ t.test('the cart does not reserve stock, and a deleted product leaves the cart',
   const app = await build(t)
   const ann = await createUser(app)
   const bob = await createUser(app)
-  const mug = insertProduct(app, { name: 'Mug', priceCents: 1000, stock: 3 })
-  const tea = insertProduct(app, { name: 'Tea', priceCents: 500, stock: 3 })
+  const mug = await insertProduct(app, { name: 'Mug', priceCents: 1000, stock: 3 })
+  const tea = await insertProduct(app, { name: 'Tea', priceCents: 500, stock: 3 })
   t.equal((await addToCart(ann, mug.id, 3)).statusCode, 200)
   t.equal((await addToCart(bob, mug.id, 3)).statusCode, 200, 'Bob may hold the same three: nothing is reserved')
   t.equal((await addToCart(ann, tea.id, 1)).statusCode, 200)
 
   // Stock falling below a line does not hide the line; checkout is where it counts.
-  setStock(app, mug.id, 1)
+  await setStock(app, mug.id, 1)
   const res = await ann.inject({ method: 'GET', url: '/cart' })
   t.same(res.json().items.map((item: { quantity: number }) => item.quantity), [3, 1])
 
-  deleteProduct(app, mug.id)
+  await deleteProduct(app, mug.id)
   t.same((await ann.inject({ method: 'GET', url: '/cart' })).json(), {
     items: [{ product_id: tea.id, name: 'Tea', price_cents: 500, quantity: 1, line_total_cents: 500 }],
     total_cents: 500,
@@ -113,9 +113,9 @@ t.test('the cart does not reserve stock, and a deleted product leaves the cart',
 t.test('unknown products, stock and the line limit: refused, and nothing changes', async (t) => {
   const app = await build(t)
   const user = await createUser(app)
-  const scarce = insertProduct(app, { name: 'Scarce', priceCents: 100, stock: 3 })
+  const scarce = await insertProduct(app, { name: 'Scarce', priceCents: 100, stock: 3 })
 
-  let before = snapshot(app)
+  let before = (await snapshot(app))
   let res = await addToCart(user, 999, 1)
   t.equal(res.statusCode, 404)
   t.same(res.json(), errorBody(404, 'PRODUCT_NOT_FOUND', 'Product not found'))
@@ -129,38 +129,38 @@ t.test('unknown products, stock and the line limit: refused, and nothing changes
   res = await addToCart(user, scarce.id, 4)
   t.equal(res.statusCode, 409)
   t.same(res.json(), errorBody(409, 'INSUFFICIENT_STOCK', `Not enough stock for product ${scarce.id}`))
-  t.same(snapshot(app), before, 'nothing was written')
+  t.same((await snapshot(app)), before, 'nothing was written')
 
   t.equal((await addToCart(user, scarce.id, 3)).statusCode, 200)
-  before = snapshot(app)
+  before = (await snapshot(app))
   res = await addToCart(user, scarce.id, 1)
   t.equal(res.statusCode, 409, 'the resulting line is checked against stock')
   t.same(res.json(), errorBody(409, 'INSUFFICIENT_STOCK', `Not enough stock for product ${scarce.id}`))
   res = await user.inject({ method: 'PUT', url: `/cart/items/${scarce.id}`, payload: { quantity: 4 } })
   t.equal(res.statusCode, 409)
   t.same(res.json(), errorBody(409, 'INSUFFICIENT_STOCK', `Not enough stock for product ${scarce.id}`))
-  t.same(snapshot(app), before, 'refused changes change nothing')
+  t.same((await snapshot(app)), before, 'refused changes change nothing')
 
   // A line holds at most 1000: adding past it is a 400, like a quantity over 1000 in one go.
-  const plenty = insertProduct(app, { stock: 5000 })
+  const plenty = await insertProduct(app, { stock: 5000 })
   t.equal((await addToCart(user, plenty.id, 999)).statusCode, 200)
   t.equal((await addToCart(user, plenty.id, 1)).statusCode, 200, 'exactly 1000 is allowed')
-  before = snapshot(app)
+  before = (await snapshot(app))
   res = await addToCart(user, plenty.id, 1)
   t.equal(res.statusCode, 400)
   t.same(res.json(), errorBody(400, 'VALIDATION_ERROR', 'a cart line holds at most 1000; this one would hold 1001'))
   res = await user.inject({ method: 'PUT', url: `/cart/items/${plenty.id}`, payload: { quantity: 1001 } })
   t.equal(res.statusCode, 400)
   t.same(res.json(), errorBody(400, 'VALIDATION_ERROR', 'body/quantity must be <= 1000'))
-  t.same(snapshot(app), before)
+  t.same((await snapshot(app)), before)
 })
 
 t.test('quantities, ids and bodies are typed strictly: 400 and nothing written', async (t) => {
   const app = await build(t)
   const user = await createUser(app)
-  const mug = insertProduct(app)
+  const mug = await insertProduct(app)
   t.equal((await addToCart(user, mug.id, 2)).statusCode, 200)
-  const before = snapshot(app)
+  const before = (await snapshot(app))
 
   const bad: Array<[unknown, string]> = [
     [0, 'body/quantity must be >= 1'],
@@ -197,24 +197,24 @@ t.test('quantities, ids and bodies are typed strictly: 400 and nothing written',
     t.equal(res.statusCode, 400, `${method} ${url} ${JSON.stringify(payload)}`)
     t.same(res.json(), errorBody(400, 'VALIDATION_ERROR', message))
   }
-  t.same(snapshot(app), before, 'nothing changed')
+  t.same((await snapshot(app)), before, 'nothing changed')
 })
 
 t.test('carts are per user: another user\'s line cannot be seen, changed or removed', async (t) => {
   const app = await build(t)
   const ann = await createUser(app)
   const bob = await createUser(app)
-  const mug = insertProduct(app, { name: 'Mug', priceCents: 700, stock: 20 })
+  const mug = await insertProduct(app, { name: 'Mug', priceCents: 700, stock: 20 })
   await addToCart(ann, mug.id, 2)
   const annCart = (await ann.inject({ method: 'GET', url: '/cart' })).json()
-  const annRows = snapshot(app).cartItems
+  const annRows = (await snapshot(app)).cartItems
 
   t.same((await bob.inject({ method: 'GET', url: '/cart' })).json(), EMPTY, 'Bob does not see Ann\'s line')
 
   const remove = await bob.inject({ method: 'DELETE', url: `/cart/items/${mug.id}` })
   t.equal(remove.statusCode, 404, 'Bob cannot remove Ann\'s line')
   t.same(remove.json(), errorBody(404, 'CART_ITEM_NOT_FOUND', 'This product is not in your cart'))
-  t.same(snapshot(app).cartItems, annRows)
+  t.same((await snapshot(app)).cartItems, annRows)
 
   const set = await bob.inject({ method: 'PUT', url: `/cart/items/${mug.id}`, payload: { quantity: 5 } })
   t.equal(set.statusCode, 200, 'PUT by Bob creates a line in Bob\'s own cart')
@@ -228,12 +228,12 @@ t.test('carts are per user: another user\'s line cannot be seen, changed or remo
   t.equal((await bob.inject({ method: 'DELETE', url: `/cart/items/${mug.id}` })).statusCode, 200, 'Bob removes his own line')
   t.equal((await bob.inject({ method: 'DELETE', url: '/cart' })).statusCode, 204)
   t.same((await ann.inject({ method: 'GET', url: '/cart' })).json(), annCart, 'Ann\'s cart is unchanged')
-  t.same(snapshot(app).cartItems, annRows, 'and so are her rows')
+  t.same((await snapshot(app)).cartItems, annRows, 'and so are her rows')
 })
 
 t.test('every cart route needs a token', async (t) => {
   const app = await build(t)
-  const mug = insertProduct(app)
+  const mug = await insertProduct(app)
   const calls = [
     { method: 'GET', url: '/cart' },
     { method: 'POST', url: '/cart/items', payload: { product_id: mug.id, quantity: 1 } },
@@ -247,17 +247,17 @@ t.test('every cart route needs a token', async (t) => {
     t.same(res.json(), errorBody(401, 'UNAUTHORIZED', 'A valid access token is required'))
     t.equal(res.headers['www-authenticate'], 'Bearer')
   }
-  t.equal(snapshot(app).cartItems.length, 0)
+  t.equal((await snapshot(app)).cartItems.length, 0)
 })
 
 t.test('concurrent adds to one line lose no update and never pass stock', async (t) => {
   const app = await build(t)
   const user = await createUser(app)
-  const mug = insertProduct(app, { stock: 5 })
+  const mug = await insertProduct(app, { stock: 5 })
   const answers = await Promise.all(Array.from({ length: 20 }, () => addToCart(user, mug.id, 1)))
   t.equal(answers.filter((res) => res.statusCode === 200).length, 5)
   const refused = answers.filter((res) => res.statusCode !== 200)
   t.equal(refused.length, 15)
   t.ok(refused.every((res) => res.statusCode === 409 && res.json().code === 'INSUFFICIENT_STOCK'), 'the rest are 409 INSUFFICIENT_STOCK')
-  t.same(snapshot(app).cartItems.map((row) => (row as { quantity: number }).quantity), [5])
+  t.same((await snapshot(app)).cartItems.map((row) => (row as { quantity: number }).quantity), [5])
 })

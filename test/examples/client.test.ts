@@ -13,7 +13,7 @@ t.test('the typed example client logs in, refreshes on 401 and places an order a
   // Two seconds: whole-second JWT times leave a fresh token at least one second to live.
   const app = await build(t, { ACCESS_TOKEN_TTL: '2' })
   const user = await createUser(app)
-  const product = insertProduct(app, { name: 'Example mug', priceCents: 1500, stock: 5 })
+  const product = await insertProduct(app, { name: 'Example mug', priceCents: 1500, stock: 5 })
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 })
   const lines: string[] = []
   const client = await runClient({ baseUrl, email: user.email, password: user.password, productId: product.id, log: (line) => lines.push(line) })
@@ -28,7 +28,7 @@ t.test('the typed example client logs in, refreshes on 401 and places an order a
   t.same(lines.slice(0, 2), ['logged in', `hello ${user.email}`])
   t.ok(lines.includes('access token refreshed'))
   t.equal(lines.at(-1), `order #${order.id} placed: 1500 USD`)
-  t.equal(countRows(app, 'orders'), 1, 'one order, not two')
+  t.equal(await countRows(app, 'orders'), 1, 'one order, not two')
 
   // Calls that fail together share one refresh: a second refresh would present
   // a spent refresh token, and the service would revoke the whole login.
@@ -50,7 +50,7 @@ t.test('arguments win over the environment', async (t) => {
 t.test('run as a command, the client takes its settings from the environment and prints what it did', async (t) => {
   const app = await build(t)
   const user = await createUser(app)
-  const product = insertProduct(app, { name: 'Example tea', priceCents: 900, stock: 1 })
+  const product = await insertProduct(app, { name: 'Example tea', priceCents: 900, stock: 1 })
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 })
   const run = promisify(execFile)
   // Asynchronously: the server answering it lives in this process.
@@ -65,5 +65,5 @@ t.test('run as a command, the client takes its settings from the environment and
     .then(() => null, (err: { code: number, stderr: string }) => err)
   t.equal(failed?.code, 1, 'a failed login exits non-zero')
   t.match(failed?.stderr, /token request failed: .*invalid_grant/)
-  t.equal(countRows(app, 'orders'), 1)
+  t.equal(await countRows(app, 'orders'), 1)
 })

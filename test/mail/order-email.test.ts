@@ -9,8 +9,8 @@ t.test('a checkout sends its owner one confirmation e-mail naming the order, eac
   const app = await build(t, { SMTP_URL: sink.url, CURRENCY: 'EUR', MAIL_FROM: 'Shop <orders@shop.example>' })
   const user = await createUser(app)
   const bystander = await createUser(app)
-  const kettle = insertProduct(app, { name: 'Gooseneck kettle', priceCents: 4999, stock: 5 })
-  const beans = insertProduct(app, { name: 'Espresso beans 1 kg', priceCents: 2250, stock: 50 })
+  const kettle = await insertProduct(app, { name: 'Gooseneck kettle', priceCents: 4999, stock: 5 })
+  const beans = await insertProduct(app, { name: 'Espresso beans 1 kg', priceCents: 2250, stock: 50 })
   t.equal((await user.inject({ method: 'POST', url: '/cart/items', payload: { product_id: kettle.id, quantity: 1 } })).statusCode, 200)
   t.equal((await user.inject({ method: 'POST', url: '/cart/items', payload: { product_id: beans.id, quantity: 2 } })).statusCode, 200)
   t.equal((await bystander.inject({ method: 'POST', url: '/cart/items', payload: { product_id: beans.id, quantity: 1 } })).statusCode, 200,

@@ -42,7 +42,7 @@ t.test('four processes on one database: no oversell, one order per key, one canc
   const count = (answers: Answer[], status: number) => answers.filter((answer) => answer.status === status).length
 
   t.test('60 checkouts for a stock of 10, spread over four processes', async (t) => {
-    const mug = insertProduct(app, { name: 'Mug', priceCents: 1250, stock: 10 })
+    const mug = await insertProduct(app, { name: 'Mug', priceCents: 1250, stock: 10 })
     const users = await Promise.all(Array.from({ length: 60 }, () => createUser(app)))
     const added = await Promise.all(users.map((user) => call(user, 'POST', '/cart/items', { product_id: mug.id, quantity: 1 })))
     t.same(statuses(added), Array(60).fill(200), 'every line added')
@@ -55,19 +55,19 @@ t.test('four processes on one database: no oversell, one order per key, one canc
     const orders = answers.filter((answer) => answer.status === 201).map((answer) => JSON.parse(answer.body) as OrderBody)
     t.equal(new Set(orders.map((order) => order.user_id)).size, 10, 'ten different owners')
 
-    t.equal(stockOf(app, mug.id), 0)
-    t.equal(countRows(app, 'orders'), 10)
-    t.equal(countRows(app, 'order_items'), 10)
-    t.equal(countRows(app, 'mail_outbox'), 10)
-    t.equal(countRows(app, 'cart_items'), 50, 'the losers keep their carts')
+    t.equal(await stockOf(app, mug.id), 0)
+    t.equal(await countRows(app, 'orders'), 10)
+    t.equal(await countRows(app, 'order_items'), 10)
+    t.equal(await countRows(app, 'mail_outbox'), 10)
+    t.equal(await countRows(app, 'cart_items'), 50, 'the losers keep their carts')
   })
 
   t.test('12 repeats of one Idempotency-Key across processes make one order', async (t) => {
     const user = await createUser(app)
-    const tea = insertProduct(app, { name: 'Tea', priceCents: 399, stock: 100 })
+    const tea = await insertProduct(app, { name: 'Tea', priceCents: 399, stock: 100 })
     t.equal((await call(user, 'PUT', `/cart/items/${tea.id}`, { quantity: 2 })).status, 200)
     const headers = { 'idempotency-key': 'multi-process-1' }
-    const ordersBefore = countRows(app, 'orders')
+    const ordersBefore = await countRows(app, 'orders')
 
     const answers = await Promise.all(Array.from({ length: 12 }, () => call(user, 'POST', '/orders', SHIPPING, headers)))
     t.equal(count(answers, 201), 1, 'one 201')
@@ -76,32 +76,32 @@ t.test('four processes on one database: no oversell, one order per key, one canc
       if (answer.status === 200) t.equal(answer.body, created?.body, 'a replay is the same order, byte for byte')
       else t.same({ status: answer.status, body: JSON.parse(answer.body) }, { status: 409, body: errorBody(409, 'IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still running') })
     }
-    t.equal(countRows(app, 'orders'), ordersBefore + 1, 'exactly one order row')
+    t.equal(await countRows(app, 'orders'), ordersBefore + 1, 'exactly one order row')
     t.equal(app.sqlite.prepare('SELECT count(*) FROM orders WHERE user_id = ? AND idempotency_key = ?').pluck().get(user.id, headers['idempotency-key']), 1)
-    t.equal(stockOf(app, tea.id), 98, 'stock taken once')
+    t.equal(await stockOf(app, tea.id), 98, 'stock taken once')
   })
 
   t.test('8 concurrent cancels across processes give the stock back once', async (t) => {
     const user = await createUser(app)
-    const kettle = insertProduct(app, { stock: 10 })
+    const kettle = await insertProduct(app, { stock: 10 })
     t.equal((await call(user, 'POST', '/cart/items', { product_id: kettle.id, quantity: 3 })).status, 200)
     const placed = await call(user, 'POST', '/orders', SHIPPING)
     t.equal(placed.status, 201)
     const order = JSON.parse(placed.body) as OrderBody
-    t.equal(stockOf(app, kettle.id), 7)
+    t.equal(await stockOf(app, kettle.id), 7)
 
     const answers = await Promise.all(Array.from({ length: 8 }, () => call(user, 'POST', `/orders/${order.id}/cancel`)))
     t.same(statuses(answers), [200, 409, 409, 409, 409, 409, 409, 409])
     t.same(JSON.parse(answers.find((answer) => answer.status === 200)?.body ?? 'null'), { ...order, status: 'cancelled' })
-    t.equal(stockOf(app, kettle.id), 10, 'returned exactly once')
+    t.equal(await stockOf(app, kettle.id), 10, 'returned exactly once')
   })
 
   t.test('20 concurrent adds to one line across processes: no lost update, never past stock', async (t) => {
     const user = await createUser(app)
-    const spoon = insertProduct(app, { stock: 5 })
+    const spoon = await insertProduct(app, { stock: 5 })
     const answers = await Promise.all(Array.from({ length: 20 }, () => call(user, 'POST', '/cart/items', { product_id: spoon.id, quantity: 1 })))
     t.same(statuses(answers), [...Array(5).fill(200), ...Array(15).fill(409)])
-    const line = snapshot(app).cartItems.filter((row) => (row as { user_id: number }).user_id === user.id)
+    const line = (await snapshot(app)).cartItems.filter((row) => (row as { user_id: number }).user_id === user.id)
     t.same(line.map((row) => (row as { quantity: number }).quantity), [5])
   })
 })

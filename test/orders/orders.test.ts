@@ -24,9 +24,9 @@ t.test('formatMoney formats integer cents without floating point', async (t) => 
 t.test('checkout turns the cart into an order, takes stock, empties the cart and queues one e-mail', async (t) => {
   const app = await build(t)
   const user = await createUser(app)
-  const mug = insertProduct(app, { name: 'Mug', priceCents: 1250, stock: 10 })
-  const tea = insertProduct(app, { name: 'Tea', priceCents: 399, stock: 5 })
-  const untouched = insertProduct(app, { name: 'Other', stock: 7 })
+  const mug = await insertProduct(app, { name: 'Mug', priceCents: 1250, stock: 10 })
+  const tea = await insertProduct(app, { name: 'Tea', priceCents: 399, stock: 5 })
+  const untouched = await insertProduct(app, { name: 'Other', stock: 7 })
   await addToCart(user, mug.id, 2)
   await addToCart(user, tea.id, 3)
 
@@ -49,14 +49,14 @@ t.test('checkout turns the cart into an order, takes stock, empties the cart and
   t.ok(Number.isInteger(order.id) && order.id > 0)
   t.match(order.created_at, ISO)
   t.ok(Math.abs(Date.parse(order.created_at) - Date.now()) < 60_000, 'created now')
-  t.equal(stockOf(app, mug.id), 8)
-  t.equal(stockOf(app, tea.id), 2)
-  t.equal(stockOf(app, untouched.id), 7)
+  t.equal(await stockOf(app, mug.id), 8)
+  t.equal(await stockOf(app, tea.id), 2)
+  t.equal(await stockOf(app, untouched.id), 7)
   t.same((await user.inject({ method: 'GET', url: '/cart' })).json(), { items: [], total_cents: 0, currency: 'USD' }, 'the cart is empty')
-  t.equal(countRows(app, 'orders'), 1)
-  t.equal(countRows(app, 'order_items'), 2)
+  t.equal(await countRows(app, 'orders'), 1)
+  t.equal(await countRows(app, 'order_items'), 2)
 
-  t.same(snapshot(app).mailOutbox, [{
+  t.same((await snapshot(app)).mailOutbox, [{
     id: 1,
     recipient: user.email,
     subject: `Order #${order.id} confirmed`,
@@ -79,11 +79,11 @@ t.test('checkout turns the cart into an order, takes stock, empties the cart and
 t.test('the e-mail total uses the configured currency and integer cents', async (t) => {
   const app = await build(t, { CURRENCY: 'EUR' })
   const user = await createUser(app)
-  const item = insertProduct(app, { name: 'Thing', priceCents: 1999 })
+  const item = await insertProduct(app, { name: 'Thing', priceCents: 1999 })
   const order = await placeOrder(user, [[item.id, 3]])
   t.equal(order.currency, 'EUR')
   t.equal(order.total_cents, 5997)
-  const body = snapshot(app).mailOutbox.map((row) => (row as { body: string }).body)
+  const body = (await snapshot(app)).mailOutbox.map((row) => (row as { body: string }).body)
   t.equal(body.length, 1)
   t.match(body[0], '3 × Thing at 19.99 EUR = 59.97 EUR\n')
   t.match(body[0], '\nTotal: 59.97 EUR\n')
@@ -92,15 +92,15 @@ t.test('the e-mail total uses the configured currency and integer cents', async 
 t.test('an empty cart or a bad request: 409 or 400, and nothing changes', async (t) => {
   const app = await build(t)
   const user = await createUser(app)
-  const before = snapshot(app)
+  const before = (await snapshot(app))
   const res = await checkout(user)
   t.equal(res.statusCode, 409)
   t.same(res.json(), errorBody(409, 'CART_EMPTY', 'Your cart is empty'))
-  t.same(snapshot(app), before)
+  t.same((await snapshot(app)), before)
 
-  const mug = insertProduct(app, { stock: 10 })
+  const mug = await insertProduct(app, { stock: 10 })
   await addToCart(user, mug.id, 1)
-  const withCart = snapshot(app)
+  const withCart = (await snapshot(app))
   const bad: Array<[unknown, string]> = [
     [{}, 'body must have required property \'shipping_address\''],
     [{ shipping_address: '' }, 'body/shipping_address must NOT have fewer than 1 characters'],
@@ -121,7 +121,7 @@ t.test('an empty cart or a bad request: 409 or 400, and nothing changes', async 
     t.equal(answer.statusCode, 400)
     t.same(answer.json(), errorBody(400, 'VALIDATION_ERROR', message as string))
   }
-  t.same(snapshot(app), withCart, 'no order, stock, cart or mail change')
+  t.same((await snapshot(app)), withCart, 'no order, stock, cart or mail change')
 
   const longest = await user.inject({ method: 'POST', url: '/orders', payload: { shipping_address: 'x'.repeat(500) }, headers: { 'idempotency-key': 'k'.repeat(255) } })
   t.equal(longest.statusCode, 201, '500 characters of address and a 255-character key are fine')
@@ -130,38 +130,38 @@ t.test('an empty cart or a bad request: 409 or 400, and nothing changes', async 
 t.test('a checkout where one of two lines lacks stock changes nothing at all', async (t) => {
   const app = await build(t)
   const user = await createUser(app)
-  const plenty = insertProduct(app, { stock: 10 })
-  const scarce = insertProduct(app, { stock: 2 })
+  const plenty = await insertProduct(app, { stock: 10 })
+  const scarce = await insertProduct(app, { stock: 2 })
   // An earlier order and mail, so "unchanged" is about existing rows too.
   await placeOrder(user, [[plenty.id, 1]])
   t.equal((await addToCart(user, plenty.id, 4)).statusCode, 200)
   t.equal((await addToCart(user, scarce.id, 2)).statusCode, 200)
   // Someone else bought one of the scarce ones meanwhile; the plenty line is taken first, then given back.
-  setStock(app, scarce.id, 1)
-  const before = snapshot(app)
+  await setStock(app, scarce.id, 1)
+  const before = (await snapshot(app))
   const cartBefore = (await user.inject({ method: 'GET', url: '/cart' })).json()
 
   const res = await checkout(user, { 'idempotency-key': 'will-fail' })
   t.equal(res.statusCode, 409)
   t.same(res.json(), errorBody(409, 'INSUFFICIENT_STOCK', `Not enough stock for product ${scarce.id}`))
-  t.same(snapshot(app), before, 'cart, stock, orders, lines and outbox are all as they were')
-  t.equal(stockOf(app, plenty.id), 9, 'stock taken for the first line was given back')
+  t.same((await snapshot(app)), before, 'cart, stock, orders, lines and outbox are all as they were')
+  t.equal(await stockOf(app, plenty.id), 9, 'stock taken for the first line was given back')
   t.same((await user.inject({ method: 'GET', url: '/cart' })).json(), cartBefore)
 
   // The failed attempt did not burn its Idempotency-Key.
   await user.inject({ method: 'PUT', url: `/cart/items/${scarce.id}`, payload: { quantity: 1 } })
   const retry = await checkout(user, { 'idempotency-key': 'will-fail' })
   t.equal(retry.statusCode, 201)
-  t.equal(stockOf(app, plenty.id), 5)
-  t.equal(stockOf(app, scarce.id), 0)
+  t.equal(await stockOf(app, plenty.id), 5)
+  t.equal(await stockOf(app, scarce.id), 0)
 })
 
 t.test('order lines keep the name and price of the moment of purchase, also when the product is deleted', async (t) => {
   const app = await build(t)
   const user = await createUser(app)
   const admin = await createUser(app, { role: 'admin' })
-  const mug = insertProduct(app, { name: 'Mug', priceCents: 1250 })
-  const tea = insertProduct(app, { name: 'Tea', priceCents: 300 })
+  const mug = await insertProduct(app, { name: 'Mug', priceCents: 1250 })
+  const tea = await insertProduct(app, { name: 'Tea', priceCents: 300 })
   const order = await placeOrder(user, [[mug.id, 2], [tea.id, 1]])
   const expected = {
     ...order,
@@ -173,7 +173,7 @@ t.test('order lines keep the name and price of the moment of purchase, also when
   }
   t.same(order, expected)
 
-  setPrice(app, mug.id, { priceCents: 9999, name: 'Golden mug' })
+  await setPrice(app, mug.id, { priceCents: 9999, name: 'Golden mug' })
   let later = await user.inject({ method: 'GET', url: `/orders/${order.id}` })
   t.equal(later.statusCode, 200)
   t.same(later.json(), expected, 'the old name, price and total')
@@ -181,25 +181,25 @@ t.test('order lines keep the name and price of the moment of purchase, also when
   await addToCart(user, mug.id, 1)
   t.equal((await user.inject({ method: 'GET', url: '/cart' })).json().total_cents, 9999)
 
-  deleteProduct(app, mug.id)
+  await deleteProduct(app, mug.id)
   later = await user.inject({ method: 'GET', url: `/orders/${order.id}` })
   t.equal(later.statusCode, 200)
   t.same(later.json(), expected, 'a deleted product leaves the order line intact')
   t.same((await user.inject({ method: 'GET', url: '/orders' })).json(), { items: [expected], next_cursor: null })
   t.same((await admin.inject({ method: 'GET', url: `/orders/${order.id}` })).json(), expected)
-  t.equal(countRows(app, 'order_items'), 2)
+  t.equal(await countRows(app, 'order_items'), 2)
 
   // Cancelling gives stock back to what still exists and skips what is gone.
   const cancelled = await user.inject({ method: 'POST', url: `/orders/${order.id}/cancel` })
   t.equal(cancelled.statusCode, 200)
   t.same(cancelled.json(), { ...expected, status: 'cancelled' })
-  t.equal(stockOf(app, tea.id), 100)
-  t.equal(stockOf(app, mug.id), undefined)
+  t.equal(await stockOf(app, tea.id), 100)
+  t.equal(await stockOf(app, mug.id), undefined)
 })
 
 t.test('50 users check out concurrently for a stock of 10: exactly 10 orders', async (t) => {
   const app = await build(t)
-  const mug = insertProduct(app, { name: 'Mug', priceCents: 1250, stock: 10 })
+  const mug = await insertProduct(app, { name: 'Mug', priceCents: 1250, stock: 10 })
   const users = await Promise.all(Array.from({ length: 50 }, () => createUser(app)))
   for (const user of users) t.equal((await addToCart(user, mug.id, 1)).statusCode, 200)
 
@@ -226,11 +226,11 @@ t.test('50 users check out concurrently for a stock of 10: exactly 10 orders', a
   t.ok(losers.every((res) => res.statusCode === 409), 'the other 40 are 409')
   t.same(new Set(losers.map((res) => res.body)), new Set([JSON.stringify(errorBody(409, 'INSUFFICIENT_STOCK', `Not enough stock for product ${mug.id}`))]))
 
-  t.equal(stockOf(app, mug.id), 0)
-  t.equal(countRows(app, 'orders'), 10)
-  t.equal(countRows(app, 'order_items'), 10)
-  t.equal(countRows(app, 'mail_outbox'), 10)
-  const rows = snapshot(app)
+  t.equal(await stockOf(app, mug.id), 0)
+  t.equal(await countRows(app, 'orders'), 10)
+  t.equal(await countRows(app, 'order_items'), 10)
+  t.equal(await countRows(app, 'mail_outbox'), 10)
+  const rows = (await snapshot(app))
   t.same(new Set(rows.orders.map((row) => (row as { user_id: number }).user_id)), new Set(winners.map((user) => user.id)), 'one order per winner')
   t.same(new Set(rows.mailOutbox.map((row) => (row as { recipient: string }).recipient)), new Set(winners.map((user) => user.email)), 'one e-mail per winner')
   t.equal(rows.cartItems.length, 40, 'the 40 who lost still have their line')
@@ -240,7 +240,7 @@ t.test('Idempotency-Key: concurrent repeats give one order; a replay returns it 
   const app = await build(t)
   const user = await createUser(app)
   const other = await createUser(app)
-  const mug = insertProduct(app, { stock: 100 })
+  const mug = await insertProduct(app, { stock: 100 })
   await addToCart(user, mug.id, 2)
   const headers = { 'idempotency-key': 'checkout-7f1c' }
 
@@ -254,18 +254,18 @@ t.test('Idempotency-Key: concurrent repeats give one order; a replay returns it 
     if (res.statusCode === 200) t.same(res.json(), first, 'a 200 replay is the same order')
     else t.same(res.json(), errorBody(409, 'IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still running'))
   }
-  t.equal(countRows(app, 'orders'), 1, 'exactly one order row')
-  t.equal(countRows(app, 'order_items'), 1)
-  t.equal(countRows(app, 'mail_outbox'), 1, 'one e-mail')
-  t.equal(stockOf(app, mug.id), 98)
+  t.equal(await countRows(app, 'orders'), 1, 'exactly one order row')
+  t.equal(await countRows(app, 'order_items'), 1)
+  t.equal(await countRows(app, 'mail_outbox'), 1, 'one e-mail')
+  t.equal(await stockOf(app, mug.id), 98)
 
   // A changed cart and a different address do not make the same key a new order.
   await addToCart(user, mug.id, 5)
-  const before = snapshot(app)
+  const before = (await snapshot(app))
   const replay = await user.inject({ method: 'POST', url: '/orders', payload: { shipping_address: 'elsewhere' }, headers })
   t.equal(replay.statusCode, 200)
   t.same(replay.json(), first, 'the same key with another cart is still the first order')
-  t.same(snapshot(app), before, 'nothing new: stock, cart, orders and mail as they were')
+  t.same((await snapshot(app)), before, 'nothing new: stock, cart, orders and mail as they were')
 
   // Keys are per user.
   await addToCart(other, mug.id, 1)
@@ -281,14 +281,14 @@ t.test('Idempotency-Key: concurrent repeats give one order; a replay returns it 
   t.equal((await checkout(user)).statusCode, 201)
   await addToCart(user, mug.id, 1)
   t.equal((await checkout(user)).statusCode, 201)
-  t.equal(countRows(app, 'orders'), 5)
+  t.equal(await countRows(app, 'orders'), 5)
 
   // A replay shows the order as it is now.
   await user.inject({ method: 'POST', url: `/orders/${first?.id}/cancel` })
   const afterCancel = await checkout(user, headers)
   t.equal(afterCancel.statusCode, 200)
   t.same(afterCancel.json(), { ...first, status: 'cancelled' })
-  t.equal(countRows(app, 'orders'), 5)
+  t.equal(await countRows(app, 'orders'), 5)
 })
 
 t.test('listing: own orders newest first with cursors; admins see all and filter by user', async (t) => {
@@ -296,7 +296,7 @@ t.test('listing: own orders newest first with cursors; admins see all and filter
   const admin = await createUser(app, { role: 'admin' })
   const ann = await createUser(app)
   const bob = await createUser(app)
-  const mug = insertProduct(app, { stock: 100 })
+  const mug = await insertProduct(app, { stock: 100 })
 
   t.same((await ann.inject({ method: 'GET', url: '/orders' })).json(), { items: [], next_cursor: null })
 
@@ -365,9 +365,9 @@ t.test('another user\'s order is 404 like a missing one and cannot be cancelled'
   const ann = await createUser(app)
   const bob = await createUser(app)
   const admin = await createUser(app, { role: 'admin' })
-  const mug = insertProduct(app, { stock: 10 })
+  const mug = await insertProduct(app, { stock: 10 })
   const order = await placeOrder(ann, [[mug.id, 3]])
-  const before = snapshot(app)
+  const before = (await snapshot(app))
   const notFound = errorBody(404, 'ORDER_NOT_FOUND', 'Order not found')
 
   for (const [method, url] of [['GET', `/orders/${order.id}`], ['POST', `/orders/${order.id}/cancel`], ['GET', '/orders/9999'], ['POST', '/orders/9999/cancel']] as const) {
@@ -376,7 +376,7 @@ t.test('another user\'s order is 404 like a missing one and cannot be cancelled'
     t.same(res.json(), notFound, 'the same body whether it exists or not')
   }
   t.same((await bob.inject({ method: 'GET', url: '/orders' })).json(), { items: [], next_cursor: null })
-  t.same(snapshot(app), before, 'nothing changed')
+  t.same((await snapshot(app)), before, 'nothing changed')
 
   const res = await admin.inject({ method: 'GET', url: `/orders/${order.id}` })
   t.equal(res.statusCode, 200, 'an admin sees any order')
@@ -391,36 +391,36 @@ t.test('cancel returns stock once; a second cancel is 409; admins may cancel any
   const app = await build(t)
   const admin = await createUser(app, { role: 'admin' })
   const user = await createUser(app)
-  const mug = insertProduct(app, { stock: 10 })
-  const tea = insertProduct(app, { stock: 10 })
+  const mug = await insertProduct(app, { stock: 10 })
+  const tea = await insertProduct(app, { stock: 10 })
 
   const first = await placeOrder(user, [[mug.id, 4], [tea.id, 1]])
-  t.equal(stockOf(app, mug.id), 6)
+  t.equal(await stockOf(app, mug.id), 6)
   const cancelled = await user.inject({ method: 'POST', url: `/orders/${first.id}/cancel` })
   t.equal(cancelled.statusCode, 200)
   t.same(cancelled.json(), { ...first, status: 'cancelled' })
-  t.equal(stockOf(app, mug.id), 10, 'stock returned')
-  t.equal(stockOf(app, tea.id), 10)
+  t.equal(await stockOf(app, mug.id), 10, 'stock returned')
+  t.equal(await stockOf(app, tea.id), 10)
   t.same((await user.inject({ method: 'GET', url: `/orders/${first.id}` })).json(), { ...first, status: 'cancelled' })
 
-  const before = snapshot(app)
+  const before = (await snapshot(app))
   const twice = await user.inject({ method: 'POST', url: `/orders/${first.id}/cancel` })
   t.equal(twice.statusCode, 409)
   t.same(twice.json(), errorBody(409, 'ORDER_NOT_CANCELLABLE', 'Only a placed order can be cancelled'))
-  t.same(snapshot(app), before, 'stock is not returned twice')
+  t.same((await snapshot(app)), before, 'stock is not returned twice')
 
   const second = await placeOrder(user, [[mug.id, 2]])
   const byAdmin = await admin.inject({ method: 'POST', url: `/orders/${second.id}/cancel` })
   t.equal(byAdmin.statusCode, 200)
   t.same(byAdmin.json(), { ...second, status: 'cancelled' })
-  t.equal(stockOf(app, mug.id), 10)
+  t.equal(await stockOf(app, mug.id), 10)
 
   // Concurrent cancels of one order: one wins, the stock comes back once.
   const third = await placeOrder(user, [[mug.id, 3]])
   const answers = await Promise.all(Array.from({ length: 8 }, (_, i) =>
     (i % 2 === 0 ? user : admin).inject({ method: 'POST', url: `/orders/${third.id}/cancel` })))
   t.same(answers.map((res) => res.statusCode).sort(), [200, 409, 409, 409, 409, 409, 409, 409])
-  t.equal(stockOf(app, mug.id), 10)
+  t.equal(await stockOf(app, mug.id), 10)
 
   const missing = await admin.inject({ method: 'POST', url: '/orders/9999/cancel' })
   t.equal(missing.statusCode, 404)
@@ -431,12 +431,12 @@ t.test('admins move orders placed → shipped → delivered only; every other mo
   const app = await build(t)
   const admin = await createUser(app, { role: 'admin' })
   const user = await createUser(app)
-  const mug = insertProduct(app, { stock: 100 })
+  const mug = await insertProduct(app, { stock: 100 })
   const patch = (id: number, status: unknown, as = admin) => as.inject({ method: 'PATCH', url: `/orders/${id}`, payload: { status } })
   const invalid = (from: string, to: string) => errorBody(409, 'INVALID_STATUS_TRANSITION', `An order cannot move from ${from} to ${to}`)
 
   const order = await placeOrder(user, [[mug.id, 1]])
-  let before = snapshot(app)
+  let before = (await snapshot(app))
   const forbidden = await patch(order.id, 'shipped', user)
   t.equal(forbidden.statusCode, 403, 'customers cannot move orders, not even their own')
   t.same(forbidden.json(), errorBody(403, 'FORBIDDEN', 'Your role may not do this'))
@@ -445,15 +445,15 @@ t.test('admins move orders placed → shipped → delivered only; every other mo
     t.equal(res.statusCode, 409, `placed → ${to}`)
     t.same(res.json(), invalid('placed', to))
   }
-  t.same(snapshot(app), before, 'refused moves change nothing')
+  t.same((await snapshot(app)), before, 'refused moves change nothing')
 
   const shipped = await patch(order.id, 'shipped')
   t.equal(shipped.statusCode, 200)
   t.same(shipped.json(), { ...order, status: 'shipped' })
   t.same((await user.inject({ method: 'GET', url: `/orders/${order.id}` })).json(), { ...order, status: 'shipped' })
-  t.equal(stockOf(app, mug.id), 99, 'shipping does not touch stock')
+  t.equal(await stockOf(app, mug.id), 99, 'shipping does not touch stock')
 
-  before = snapshot(app)
+  before = (await snapshot(app))
   const cancelShipped = await user.inject({ method: 'POST', url: `/orders/${order.id}/cancel` })
   t.equal(cancelShipped.statusCode, 409, 'a shipped order cannot be cancelled')
   t.same(cancelShipped.json(), errorBody(409, 'ORDER_NOT_CANCELLABLE', 'Only a placed order can be cancelled'))
@@ -462,19 +462,19 @@ t.test('admins move orders placed → shipped → delivered only; every other mo
     t.equal(res.statusCode, 409, `shipped → ${to}`)
     t.same(res.json(), invalid('shipped', to))
   }
-  t.same(snapshot(app), before)
+  t.same((await snapshot(app)), before)
 
   const delivered = await patch(order.id, 'delivered')
   t.equal(delivered.statusCode, 200)
   t.same(delivered.json(), { ...order, status: 'delivered' })
-  before = snapshot(app)
+  before = (await snapshot(app))
   for (const to of ['placed', 'shipped', 'delivered', 'cancelled']) {
     const res = await patch(order.id, to)
     t.equal(res.statusCode, 409, `delivered → ${to}`)
     t.same(res.json(), invalid('delivered', to))
   }
   t.equal((await user.inject({ method: 'POST', url: `/orders/${order.id}/cancel` })).statusCode, 409, 'a delivered order cannot be cancelled')
-  t.same(snapshot(app), before)
+  t.same((await snapshot(app)), before)
 
   const gone = await placeOrder(user, [[mug.id, 1]])
   await user.inject({ method: 'POST', url: `/orders/${gone.id}/cancel` })
@@ -501,10 +501,10 @@ t.test('admins move orders placed → shipped → delivered only; every other mo
 t.test('every order route needs a token', async (t) => {
   const app = await build(t)
   const user = await createUser(app)
-  const mug = insertProduct(app)
+  const mug = await insertProduct(app)
   const order = await placeOrder(user, [[mug.id, 1]])
   await addToCart(user, mug.id, 1)
-  const before = snapshot(app)
+  const before = (await snapshot(app))
   const calls = [
     { method: 'POST', url: '/orders', payload: SHIPPING },
     { method: 'GET', url: '/orders' },
@@ -517,5 +517,5 @@ t.test('every order route needs a token', async (t) => {
     t.equal(res.statusCode, 401, `${call.method} ${call.url}`)
     t.same(res.json(), errorBody(401, 'UNAUTHORIZED', 'A valid access token is required'))
   }
-  t.same(snapshot(app), before)
+  t.same((await snapshot(app)), before)
 })

@@ -1,0 +1,4 @@
+// cart/cart.test.ts, run against PostgreSQL: the same routes, the same expectations.
+import { runSuiteOnPostgres } from '../postgres.js'
+
+await runSuiteOnPostgres(new URL('../cart/cart.test.ts', import.meta.url))

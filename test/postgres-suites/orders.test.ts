@@ -1,0 +1,4 @@
+// orders/orders.test.ts, run against PostgreSQL: the same routes, the same expectations.
+import { runSuiteOnPostgres } from '../postgres.js'
+
+await runSuiteOnPostgres(new URL('../orders/orders.test.ts', import.meta.url))
