@@ -35,5 +35,14 @@ for (const node of profile.nodes) {
   bySite.set(site, (bySite.get(site) ?? 0) + node.hitCount)
 }
 for (const [site, hits] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${(hits / total * 100).toFixed(1).padStart(5)} %  ${site}`)
+// The same self time by package (node_modules/<name>), our code (dist/…), or Node itself.
+const byPackage = new Map<string, number>()
+for (const node of profile.nodes) {
+  const { url } = node.callFrame
+  const name = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? (url.includes(`${root}/dist/`) ? 'ours' : url.startsWith('node:') ? 'node' : url === '' ? '(native, gc, idle)' : url)
+  byPackage.set(name, (byPackage.get(name) ?? 0) + node.hitCount)
+}
+console.log('by package:')
+for (const [name, hits] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`${(hits / total * 100).toFixed(1).padStart(5)} %  ${name}`)
 fs.rmSync(dataDir, { recursive: true, force: true })
 fs.rmSync(profileDir, { recursive: true, force: true })

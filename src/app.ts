@@ -4,6 +4,7 @@ import Fastify, { type FastifyReply, type FastifyServerOptions, type FastifySche
 import AjvCompiler, { type BuildCompilerFromPool } from '@fastify/ajv-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
+import { lazyChildLoggerFactory } from './lazy-logger.js'
 import { createUserRepository } from '../routes/users/repository.js'
 import errorHandler from '../plugins/error-handler.js'
 import db from '../plugins/db.js'
@@ -79,6 +80,7 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
     // through every log line; otherwise each request gets a fresh UUID.
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
+    childLoggerFactory: lazyChildLoggerFactory,
     schemaController: { compilersFactory: { buildValidator: buildValidatorByPart } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
