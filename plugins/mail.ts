@@ -111,6 +111,9 @@ export default fp<MailWorkerOptions>(async function mail (fastify, options) {
           return
         }
         await send(mail)
+        // On SQLite, and when mail is only logged, nothing above waits on I/O: without this
+        // a backlog of thousands would hold the event loop, and every request, until drained.
+        await new Promise((resolve) => setImmediate(resolve))
       }
     }
   }
