@@ -186,7 +186,7 @@ const rssMb = peakRssMb(service.child.pid as number)
 await stop(service.child)
 
 // The argon2 ceiling on the same core, same parameters and concurrency as the service's pool.
-const ceilingOut = execFileSync(...pinned(0, process.execPath, ['bench/argon2-ceiling.mjs', String(DURATION_S), '4']), { cwd: root, encoding: 'utf8' })
+const ceilingOut = execFileSync(...pinned(0, process.execPath, ['bench/argon2-ceiling.mjs', String(DURATION_S)]), { cwd: root, encoding: 'utf8' })
 const verifiesPerSecond = Number(JSON.parse(ceilingOut).verifiesPerSecond)
 
 // Start to ready on the existing database.

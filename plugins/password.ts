@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import argon2, { type HashOptions } from 'argon2'
 import pLimit from 'p-limit'
 import { errors } from '../src/errors.js'
+import { deprioritiseHelperThreads } from '../src/thread-priority.js'
 
 export interface PasswordCheck {
   ok: boolean
@@ -35,6 +36,8 @@ export default fp(async function password (fastify) {
   }
   const hash = (plain: string) => limit(() => argon2.hash(plain, options))
   const dummyHash = await hash(crypto.randomBytes(32).toString('base64url'))
+  // The dummy hash has started libuv's pool: its threads exist now.
+  fastify.log.debug({ threads: deprioritiseHelperThreads() }, 'hashing threads run at a lower priority than the event loop')
 
   fastify.decorate('passwords', {
     hash,

@@ -1,3 +1,4 @@
+import os from 'node:os'
 import path from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
@@ -41,11 +42,18 @@ export const EnvSchema = Type.Object({
   ARGON2_TIME_COST: Type.Integer({ minimum: 1, maximum: 20, default: 2 }),
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   // argon2 runs on libuv's pool (4 threads by default); more at once only queues memory.
-  HASH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  // Unset: defaultHashConcurrency().
+  HASH_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   // Hashes allowed to wait for a slot; beyond that the caller gets 503 instead of piling up memory.
   HASH_QUEUE_LIMIT: Type.Integer({ minimum: 0, maximum: 10_000, default: 64 })
 })
 export type Env = Static<typeof EnvSchema>
+
+/**
+ * Hashes at once unless HASH_CONCURRENCY says: the cores this process may run on (its
+ * CPU affinity) less one for the event loop, at least one, at most libuv's pool of 4.
+ */
+export const defaultHashConcurrency = () => Math.min(4, Math.max(1, os.availableParallelism() - 1))
 
 const SECRET_VARIABLES = new Set(['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'ADMIN_PASSWORD'])
 
@@ -143,7 +151,7 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
       timeCost: valid.ARGON2_TIME_COST,
       parallelism: valid.ARGON2_PARALLELISM
     },
-    hashConcurrency: valid.HASH_CONCURRENCY,
+    hashConcurrency: valid.HASH_CONCURRENCY ?? defaultHashConcurrency(),
     hashQueueLimit: valid.HASH_QUEUE_LIMIT,
     metricsEnabled: valid.METRICS_ENABLED === 'true',
     corsOrigins: valid.CORS_ORIGINS?.split(',') ?? []
