@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
 import helmet, { type HelmetOptions } from 'helmet'
-import cors from '@fastify/cors'
 
 const HELMET_OPTIONS: HelmetOptions = {
   contentSecurityPolicy: {
@@ -38,6 +37,6 @@ export default fp(async function httpSecurity (fastify) {
   fastify.addHook('onRequest', async (_request, reply) => { reply.headers(headers) })
   const origins = fastify.config.corsOrigins
   if (origins.length > 0) {
-    await fastify.register(cors, { origin: origins, exposedHeaders: ['x-request-id', 'retry-after'], maxAge: 600 })
+    await fastify.register((await import('@fastify/cors')).default, { origin: origins, exposedHeaders: ['x-request-id', 'retry-after'], maxAge: 600 })
   }
 }, { name: 'http-security' })

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import nodemailer, { type Transporter } from 'nodemailer'
+import type { Transporter } from 'nodemailer'
 import { createOutboxRepository, type QueuedMail } from '../src/mail/outbox.js'
 
 export interface MailWorkerOptions {
@@ -59,7 +59,8 @@ export default fp<MailWorkerOptions>(async function mail (fastify, options) {
   const outbox = createOutboxRepository(fastify.store)
   const log = fastify.log.child({ component: 'mail' })
   const transport: Transporter | undefined = smtpUrl
-    ? nodemailer.createTransport({
+    // nodemailer loads only when there is an SMTP server to talk to.
+    ? (await import('nodemailer')).default.createTransport({
       url: smtpUrl,
       // A dead or hanging mail server must not stall the worker.
       connectionTimeout: 5000,

@@ -1,11 +1,12 @@
 import fp from 'fastify-plugin'
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { createOutboxRepository } from '../src/mail/outbox.js'
 
 // Prometheus metrics at /metrics when METRICS_ENABLED=true. Each app has its own
 // registry, so several apps in one process (tests) never share counters.
 export default fp(async function metrics (fastify) {
   if (!fastify.config.metricsEnabled) return
+  // prom-client loads only when metrics are on.
+  const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = await import('prom-client')
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const labelNames = ['method', 'route', 'status_code'] as const

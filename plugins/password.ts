@@ -35,14 +35,17 @@ export default fp(async function password (fastify) {
     return pool(work)
   }
   const hash = (plain: string) => limit(() => argon2.hash(plain, options))
-  const dummyHash = await hash(crypto.randomBytes(32).toString('base64url'))
-  // The dummy hash has started libuv's pool: its threads exist now.
-  fastify.log.debug({ threads: deprioritiseHelperThreads() }, 'hashing threads run at a lower priority than the event loop')
+  // Made in the background, so the start does not wait on it; the first unknown e-mail does.
+  const dummyHash = hash(crypto.randomBytes(32).toString('base64url'))
+  // Once it is made, libuv's pool (started by it at the latest) has its threads.
+  dummyHash.then(() => {
+    fastify.log.debug({ threads: deprioritiseHelperThreads() }, 'hashing threads run at a lower priority than the event loop')
+  }, (err: unknown) => fastify.log.error({ err }, 'could not make the dummy password hash'))
 
   fastify.decorate('passwords', {
     hash,
     async verify (storedHash, plain) {
-      const ok = await limit(() => argon2.verify(storedHash ?? dummyHash, plain))
+      const ok = await limit(async () => argon2.verify(storedHash ?? await dummyHash, plain))
       return { ok: ok && storedHash !== null, needsRehash: ok && storedHash !== null && argon2.needsRehash(storedHash, options) }
     }
   } satisfies Passwords)

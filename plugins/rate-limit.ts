@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
-import { Redis } from 'ioredis'
 import { tooManyRequests } from '../src/errors.js'
 
 declare module 'fastify' {
@@ -13,8 +12,9 @@ declare module 'fastify' {
 export default fp(async function rateLimits (fastify) {
   const { redisUrl } = fastify.config
   // With REDIS_URL every instance counts into the same buckets; without it each counts alone.
+  // ioredis loads only when REDIS_URL asks for it.
   const redis = redisUrl
-    ? new Redis(redisUrl, {
+    ? new (await import('ioredis')).Redis(redisUrl, {
       // A slow or absent Redis must not hold logins up: fail fast (see skipOnError).
       connectTimeout: 500,
       maxRetriesPerRequest: 1,

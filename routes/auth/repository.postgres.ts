@@ -1,6 +1,7 @@
 import crypto from 'node:crypto'
 import { and, eq, gt, isNull, lte, sql } from 'drizzle-orm'
-import { pgSchema, type PgDb, type PgExecutor } from '../../src/db/index.js'
+import { type PgDb, type PgExecutor } from '../../src/db/index.js'
+import { refreshTokens, loginThrottle, passwordResets, users } from '../../src/db/schema.pg.js'
 import { enqueueMail } from '../../src/mail/outbox.postgres.js'
 import { normaliseEmail } from '../users/repository.js'
 import {
@@ -8,7 +9,6 @@ import {
   type AuthRepositories, type RefreshTokenRepository, type RotationResult
 } from './repository.js'
 
-const { refreshTokens, loginThrottle, passwordResets, users } = pgSchema
 
 // READ COMMITTED transactions; where two instances may race on one row, the row is
 // locked (FOR UPDATE) or the write is conditional, so the database picks the winner.

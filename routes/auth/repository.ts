@@ -2,7 +2,6 @@ import crypto from 'node:crypto'
 import type { Store } from '../../src/db/index.js'
 import type { MailMessage } from '../../src/mail/outbox.js'
 import { createSqliteAuthRepositories } from './repository.sqlite.js'
-import { createPostgresAuthRepositories } from './repository.postgres.js'
 
 /** Refresh and reset tokens are opaque 256-bit random strings; only their SHA-256 is stored. */
 export const newOpaqueToken = () => crypto.randomBytes(32).toString('base64url')
@@ -65,7 +64,7 @@ export interface AuthRepositories {
 }
 
 export function createAuthRepositories (store: Store): AuthRepositories {
-  return store.dialect === 'postgres' ? createPostgresAuthRepositories(store.db) : createSqliteAuthRepositories(store.db)
+  return store.dialect === 'postgres' ? store.repositories.createPostgresAuthRepositories(store.db) : createSqliteAuthRepositories(store.db)
 }
 
 /** The failure count after one more failure: a lock that has run out starts a fresh count. */

@@ -1,9 +1,9 @@
 import { and, asc, eq, sql } from 'drizzle-orm'
-import { driverErrorCode, pgSchema, PG_FOREIGN_KEY_VIOLATION, type PgDb } from '../../src/db/index.js'
+import { driverErrorCode, PG_FOREIGN_KEY_VIOLATION, type PgDb } from '../../src/db/index.js'
+import { cartItems, products } from '../../src/db/schema.pg.js'
 import { errors } from '../../src/errors.js'
 import { MAX_LINE_QUANTITY, type CartRepository } from './repository.js'
 
-const { cartItems, products } = pgSchema
 
 export function createPostgresCartRepository (db: PgDb): CartRepository {
   const linesOf = db.select({

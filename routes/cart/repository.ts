@@ -1,6 +1,5 @@
 import type { Store } from '../../src/db/index.js'
 import { createSqliteCartRepository } from './repository.sqlite.js'
-import { createPostgresCartRepository } from './repository.postgres.js'
 
 export const MAX_LINE_QUANTITY = 1000
 
@@ -26,5 +25,5 @@ export interface CartRepository {
 }
 
 export function createCartRepository (store: Store): CartRepository {
-  return store.dialect === 'postgres' ? createPostgresCartRepository(store.db) : createSqliteCartRepository(store.db)
+  return store.dialect === 'postgres' ? store.repositories.createPostgresCartRepository(store.db) : createSqliteCartRepository(store.db)
 }

@@ -1,9 +1,9 @@
 import { and, asc, eq, gt, sql } from 'drizzle-orm'
-import { driverErrorCode, pgSchema, PG_FOREIGN_KEY_VIOLATION, type PgDb } from '../../src/db/index.js'
+import { driverErrorCode, PG_FOREIGN_KEY_VIOLATION, type PgDb } from '../../src/db/index.js'
+import { categories, products } from '../../src/db/schema.pg.js'
 import { definedOnly } from '../users/repository.js'
 import { escapeLike, type CatalogueRepository, type LoadCatalogueReport } from './repository.js'
 
-const { categories, products } = pgSchema
 
 const categoryColumns = { id: categories.id, name: categories.name }
 const productColumns = {

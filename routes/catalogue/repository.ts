@@ -1,6 +1,5 @@
 import type { Store } from '../../src/db/index.js'
 import { createSqliteCatalogueRepository } from './repository.sqlite.js'
-import { createPostgresCatalogueRepository } from './repository.postgres.js'
 
 export interface Category {
   id: number
@@ -66,7 +65,7 @@ export interface CatalogueRepository {
 }
 
 export function createCatalogueRepository (store: Store): CatalogueRepository {
-  return store.dialect === 'postgres' ? createPostgresCatalogueRepository(store.db) : createSqliteCatalogueRepository(store.db)
+  return store.dialect === 'postgres' ? store.repositories.createPostgresCatalogueRepository(store.db) : createSqliteCatalogueRepository(store.db)
 }
 
 /** LIKE's wildcards become literal characters (paired with ESCAPE '\'). */

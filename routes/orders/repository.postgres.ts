@@ -1,10 +1,10 @@
 import { and, asc, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm'
-import { driverErrorCode, pgSchema, PG_UNIQUE_VIOLATION, type PgDb, type PgExecutor } from '../../src/db/index.js'
+import { driverErrorCode, PG_UNIQUE_VIOLATION, type PgDb, type PgExecutor } from '../../src/db/index.js'
+import { orders, orderItems, cartItems, products } from '../../src/db/schema.pg.js'
 import { errors } from '../../src/errors.js'
 import { enqueueMail } from '../../src/mail/outbox.postgres.js'
 import { confirmationText, NEXT_STATUS, type Order, type OrderLine, type OrderRepository } from './repository.js'
 
-const { orders, orderItems, cartItems, products } = pgSchema
 
 const lineColumns = { productId: orderItems.productId, name: orderItems.name, priceCents: orderItems.priceCents, quantity: orderItems.quantity }
 const orderColumns = {

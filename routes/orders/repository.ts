@@ -1,6 +1,5 @@
 import type { Store } from '../../src/db/index.js'
 import { createSqliteOrderRepository } from './repository.sqlite.js'
-import { createPostgresOrderRepository } from './repository.postgres.js'
 
 export type OrderStatus = 'placed' | 'shipped' | 'delivered' | 'cancelled'
 
@@ -68,5 +67,5 @@ export interface OrderRepository {
 }
 
 export function createOrderRepository (store: Store): OrderRepository {
-  return store.dialect === 'postgres' ? createPostgresOrderRepository(store.db) : createSqliteOrderRepository(store.db)
+  return store.dialect === 'postgres' ? store.repositories.createPostgresOrderRepository(store.db) : createSqliteOrderRepository(store.db)
 }

@@ -1,8 +1,8 @@
 import { and, asc, eq, gt, ne, sql } from 'drizzle-orm'
-import { pgSchema, type PgDb } from '../../src/db/index.js'
+import { type PgDb } from '../../src/db/index.js'
+import { users } from '../../src/db/schema.pg.js'
 import { definedOnly, normaliseEmail, type UserRepository } from './repository.js'
 
-const { users } = pgSchema
 
 const publicColumns = {
   id: users.id,

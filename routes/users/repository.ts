@@ -1,6 +1,5 @@
 import type { Store } from '../../src/db/index.js'
 import { createSqliteUserRepository } from './repository.sqlite.js'
-import { createPostgresUserRepository } from './repository.postgres.js'
 
 export type Role = 'customer' | 'admin'
 
@@ -39,7 +38,7 @@ export interface UserRepository {
 }
 
 export function createUserRepository (store: Store): UserRepository {
-  return store.dialect === 'postgres' ? createPostgresUserRepository(store.db) : createSqliteUserRepository(store.db)
+  return store.dialect === 'postgres' ? store.repositories.createPostgresUserRepository(store.db) : createSqliteUserRepository(store.db)
 }
 
 /** The columns set by an update, without those left undefined. */

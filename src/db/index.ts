@@ -2,19 +2,19 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import pg from 'pg'
+import type pg from 'pg'
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
-import { drizzle as drizzlePg, type NodePgDatabase } from 'drizzle-orm/node-postgres'
-import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator'
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
 import * as schema from './schema.js'
-import * as pgSchema from './schema.pg.js'
+import type * as PgSchema from './schema.pg.js'
+import type * as PostgresRepositories from './postgres-repositories.js'
 
 export type SqliteDb = BetterSQLite3Database<typeof schema> & { $client: Database.Database }
-export type PgDb = NodePgDatabase<typeof pgSchema> & { $client: pg.Pool }
+export type PgDb = NodePgDatabase<typeof PgSchema> & { $client: pg.Pool }
 /** The SQLite database; tests and the demo-catalogue command use it directly. */
 export type Db = SqliteDb
-export { schema, pgSchema }
+export { schema }
 
 /**
  * Where the data lives. Repositories take a Store and pick their implementation by
@@ -22,7 +22,7 @@ export { schema, pgSchema }
  */
 export type Store =
   | { dialect: 'sqlite', db: SqliteDb, close: () => Promise<void> }
-  | { dialect: 'postgres', db: PgDb, close: () => Promise<void> }
+  | { dialect: 'postgres', db: PgDb, close: () => Promise<void>, repositories: typeof PostgresRepositories }
 
 // The build copies migrations beside the compiled module, so this works from src/ and dist/.
 const sqliteMigrations = fileURLToPath(new URL('./migrations', import.meta.url))
@@ -58,11 +58,13 @@ const MIGRATION_LOCK = 7_250_431_990
  * instances start at once, the first migrates and the others then find nothing to do.
  */
 export async function migratePostgres (pool: pg.Pool): Promise<void> {
+  const { drizzle: drizzlePg } = await import('drizzle-orm/node-postgres')
+  const { migrate: migratePg } = await import('drizzle-orm/node-postgres/migrator')
   const client = await pool.connect()
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
     try {
-      await migratePg(drizzlePg({ client, schema: pgSchema }), { migrationsFolder: postgresMigrations })
+      await migratePg(drizzlePg({ client }), { migrationsFolder: postgresMigrations })
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
     }
@@ -85,6 +87,9 @@ export async function openStore (options: StoreOptions): Promise<Store> {
     const { db, close } = openDatabase(options.dataDir)
     return { dialect: 'sqlite', db, close: async () => close() }
   }
+  // The PostgreSQL driver loads only when used: SQLite's start stays lean.
+  const { default: pg } = await import('pg')
+  const { drizzle: drizzlePg } = await import('drizzle-orm/node-postgres')
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
     max: options.databasePoolSize ?? 10,
@@ -99,7 +104,8 @@ export async function openStore (options: StoreOptions): Promise<Store> {
     await pool.end()
     throw error
   }
-  return { dialect: 'postgres', db: drizzlePg({ client: pool, schema: pgSchema }), close: () => pool.end() }
+  const [pgSchema, repositories] = await Promise.all([import('./schema.pg.js'), import('./postgres-repositories.js')])
+  return { dialect: 'postgres', db: drizzlePg({ client: pool, schema: pgSchema }), close: () => pool.end(), repositories }
 }
 
 /** The error a database driver raised, under drizzle's wrapping: SQLite's or PostgreSQL's code. */

@@ -1,6 +1,5 @@
 import type { Store } from '../db/index.js'
 import { createSqliteOutboxRepository } from './outbox.sqlite.js'
-import { createPostgresOutboxRepository } from './outbox.postgres.js'
 
 export interface MailMessage {
   to: string
@@ -34,5 +33,5 @@ export interface OutboxRepository {
 }
 
 export function createOutboxRepository (store: Store): OutboxRepository {
-  return store.dialect === 'postgres' ? createPostgresOutboxRepository(store.db) : createSqliteOutboxRepository(store.db)
+  return store.dialect === 'postgres' ? store.repositories.createPostgresOutboxRepository(store.db) : createSqliteOutboxRepository(store.db)
 }
