@@ -61,9 +61,11 @@ const fire = (options: Options) => new Promise<Result>((resolve, reject) => {
   autocannon(options, (err, result) => (err ? reject(err) : resolve(result)))
 })
 
-interface Row { scenario: string, rps: number, p50: number, p99: number, non2xx: number, ratio?: number, errors: number }
+interface Row { scenario: string, rps: number, p50: number, p99: number, non2xx: number, ratio?: number, errors: number, peakRssMb?: number }
 const rows: Row[] = []
 let baselineRps = NaN
+// Set once the service runs: each scenario then records the service's peak RSS so far.
+let servicePid: number | undefined
 
 async function measure (scenario: string, options: Options): Promise<Row> {
   await fire({ ...options, duration: WARMUP_S })
@@ -75,10 +77,11 @@ async function measure (scenario: string, options: Options): Promise<Row> {
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
-    ratio: Number.isNaN(baselineRps) ? undefined : +(result.requests.average / baselineRps).toFixed(2)
+    ratio: Number.isNaN(baselineRps) ? undefined : +(result.requests.average / baselineRps).toFixed(2),
+    peakRssMb: servicePid === undefined ? undefined : peakRssMb(servicePid)
   }
   rows.push(row)
-  console.log(`  ${scenario}: ${row.rps} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms${row.non2xx ? `, ${row.non2xx} non-2xx` : ''}`)
+  console.log(`  ${scenario}: ${row.rps} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms${row.non2xx ? `, ${row.non2xx} non-2xx` : ''}${row.peakRssMb ? `, peak RSS so far ${row.peakRssMb} MB` : ''}`)
   return row
 }
 
@@ -111,6 +114,8 @@ await stop(baseline.child)
 
 // 2. The service, seeded through its own API.
 const service = await start('dist/src/server.js', env)
+servicePid = service.child.pid
+console.log(`  RSS when ready: ${peakRssMb(service.child.pid as number)} MB`)
 const api = service.url
 console.log(`service at ${api}; seeding ${USERS} users and a catalogue…`)
 const admin = await json<{ access_token: string }>(await fetch(`${api}/auth/token`, { method: 'POST', body: new URLSearchParams({ username: 'admin@bench.test', password: PASSWORD }) }))
