@@ -21,14 +21,27 @@ export function createSqliteCartRepository (db: SqliteDb): CartRepository {
   const quantityOf = db.select({ quantity: cartItems.quantity }).from(cartItems)
     .where(and(eq(cartItems.userId, sql.placeholder('userId')), eq(cartItems.productId, sql.placeholder('productId')))).prepare()
 
+  // Written on every add: prepared once (drizzle would build and prepare it per call).
+  const upsertLine = db.$client.prepare<[number, number, number, string]>(
+    `INSERT INTO cart_items (user_id, product_id, quantity, created_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = excluded.quantity`)
+
   /** Sets a line to `quantity` after checking the product exists and has that much stock now. */
   function setLine (userId: number, productId: number, quantity: number): void {
     const product = stockOf.get({ productId })
     if (!product) throw new errors.ProductNotFound()
     if (quantity > product.stock) throw new errors.InsufficientStock(String(productId))
-    db.insert(cartItems).values({ userId, productId, quantity })
-      .onConflictDoUpdate({ target: [cartItems.userId, cartItems.productId], set: { quantity } }).run()
+    upsertLine.run(userId, productId, quantity, new Date().toISOString())
   }
+  const addTransaction = db.$client.transaction((userId: number, productId: number, quantity: number) => {
+    const current = quantityOf.get({ userId, productId })?.quantity ?? 0
+    const total = current + quantity
+    if (total > MAX_LINE_QUANTITY) {
+      throw new errors.ValidationFailed(`a cart line holds at most ${MAX_LINE_QUANTITY}; this one would hold ${total}`)
+    }
+    setLine(userId, productId, total)
+  })
+  const setTransaction = db.$client.transaction(setLine)
 
   return {
     async lines (userId) {
@@ -36,18 +49,11 @@ export function createSqliteCartRepository (db: SqliteDb): CartRepository {
     },
 
     async add (userId, productId, quantity) {
-      db.transaction(() => {
-        const current = quantityOf.get({ userId, productId })?.quantity ?? 0
-        const total = current + quantity
-        if (total > MAX_LINE_QUANTITY) {
-          throw new errors.ValidationFailed(`a cart line holds at most ${MAX_LINE_QUANTITY}; this one would hold ${total}`)
-        }
-        setLine(userId, productId, total)
-      }, { behavior: 'immediate' })
+      addTransaction.immediate(userId, productId, quantity)
     },
 
     async set (userId, productId, quantity) {
-      db.transaction(() => setLine(userId, productId, quantity), { behavior: 'immediate' })
+      setTransaction.immediate(userId, productId, quantity)
     },
 
     async remove (userId, productId) {

@@ -2,14 +2,23 @@ import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm'
 import { schema, type SqliteDb } from '../../src/db/index.js'
 import { errors } from '../../src/errors.js'
 import { enqueueMail } from '../../src/mail/outbox.sqlite.js'
-import { confirmationText, NEXT_STATUS, type Order, type OrderRepository } from './repository.js'
+import { confirmationText, NEXT_STATUS, type CheckoutInput, type Order, type OrderRepository } from './repository.js'
 
 const { orders, orderItems, cartItems, products } = schema
 
 // Every write is one synchronous IMMEDIATE transaction: it holds SQLite's write lock
 // from its first statement, so checkouts from any number of processes run one at a time.
 export function createSqliteOrderRepository (db: SqliteDb): OrderRepository {
-  const orderById = db.select().from(orders).where(eq(orders.id, sql.placeholder('id'))).prepare()
+  const orderColumns = {
+    id: orders.id,
+    userId: orders.userId,
+    status: orders.status,
+    totalCents: orders.totalCents,
+    currency: orders.currency,
+    shippingAddress: orders.shippingAddress,
+    createdAt: orders.createdAt
+  }
+  const orderById = db.select(orderColumns).from(orders).where(eq(orders.id, sql.placeholder('id'))).prepare()
   const linesOf = db.select({
     productId: orderItems.productId, name: orderItems.name, priceCents: orderItems.priceCents, quantity: orderItems.quantity
   }).from(orderItems).where(eq(orderItems.orderId, sql.placeholder('orderId'))).orderBy(orderItems.id).prepare()
@@ -24,6 +33,39 @@ export function createSqliteOrderRepository (db: SqliteDb): OrderRepository {
   const returnStock = db.update(products).set({ stock: sql`${products.stock} + ${sql.placeholder('quantity')}` })
     .where(eq(products.id, sql.placeholder('productId'))).prepare()
 
+  // The checkout's writes as raw prepared statements inside one better-sqlite3 transaction
+  // made once: drizzle would build and prepare each of them again on every order.
+  const sqlite = db.$client
+  const insertOrder = sqlite.prepare<[number, number, string, string, string | null, string], Omit<Order, 'items'>>(
+    `INSERT INTO orders (user_id, status, total_cents, currency, shipping_address, idempotency_key, created_at)
+     VALUES (?, 'placed', ?, ?, ?, ?, ?)
+     RETURNING id, user_id AS userId, status, total_cents AS totalCents, currency, shipping_address AS shippingAddress, created_at AS createdAt`)
+  const insertLine = sqlite.prepare<[number, number, string, number, number]>(
+    'INSERT INTO order_items (order_id, product_id, name, price_cents, quantity) VALUES (?, ?, ?, ?, ?)')
+  const emptyCart = sqlite.prepare<[number]>('DELETE FROM cart_items WHERE user_id = ?')
+  const checkoutTransaction = sqlite.transaction((input: CheckoutInput): { order: Order, created: boolean } => {
+    if (input.idempotencyKey !== undefined) {
+      const earlier = byIdempotencyKey.get({ userId: input.userId, key: input.idempotencyKey })
+      const order = earlier && find(earlier.id)
+      if (order) return { order, created: false }
+    }
+    const lines = cartOf.all({ userId: input.userId })
+    if (lines.length === 0) throw new errors.CartEmpty()
+    for (const line of lines) {
+      // Throwing rolls the whole transaction back, stock taken so far included.
+      if (takeStock.run({ productId: line.productId, quantity: line.quantity }).changes !== 1) {
+        throw new errors.InsufficientStock(String(line.productId))
+      }
+    }
+    const totalCents = lines.reduce((sum, line) => sum + line.priceCents * line.quantity, 0)
+    const row = insertOrder.get(input.userId, totalCents, input.currency, input.shippingAddress, input.idempotencyKey ?? null, new Date().toISOString())!
+    for (const line of lines) insertLine.run(row.id, line.productId, line.name, line.priceCents, line.quantity)
+    emptyCart.run(input.userId)
+    const order: Order = { ...row, items: lines }
+    enqueueMail(db, { to: input.email, subject: `Order #${order.id} confirmed`, text: confirmationText(order) })
+    return { order, created: true }
+  })
+
   function find (id: number): Order | undefined {
     const row = orderById.get({ id })
     return row && { ...row, items: linesOf.all({ orderId: id }) }
@@ -35,37 +77,11 @@ export function createSqliteOrderRepository (db: SqliteDb): OrderRepository {
     },
 
     async checkout (input) {
-      return db.transaction((): { order: Order, created: boolean } => {
-        if (input.idempotencyKey !== undefined) {
-          const earlier = byIdempotencyKey.get({ userId: input.userId, key: input.idempotencyKey })
-          const order = earlier && find(earlier.id)
-          if (order) return { order, created: false }
-        }
-        const lines = cartOf.all({ userId: input.userId })
-        if (lines.length === 0) throw new errors.CartEmpty()
-        for (const line of lines) {
-          // Throwing rolls the whole transaction back, stock taken so far included.
-          if (takeStock.run({ productId: line.productId, quantity: line.quantity }).changes !== 1) {
-            throw new errors.InsufficientStock(String(line.productId))
-          }
-        }
-        const row = db.insert(orders).values({
-          userId: input.userId,
-          totalCents: lines.reduce((sum, line) => sum + line.priceCents * line.quantity, 0),
-          currency: input.currency,
-          shippingAddress: input.shippingAddress,
-          idempotencyKey: input.idempotencyKey ?? null
-        }).returning().get()
-        db.insert(orderItems).values(lines.map((line) => ({ orderId: row.id, ...line }))).run()
-        db.delete(cartItems).where(eq(cartItems.userId, input.userId)).run()
-        const order: Order = { ...row, items: lines }
-        enqueueMail(db, { to: input.email, subject: `Order #${order.id} confirmed`, text: confirmationText(order) })
-        return { order, created: true }
-      }, { behavior: 'immediate' })
+      return checkoutTransaction.immediate(input)
     },
 
     async list (query) {
-      const rows = db.select().from(orders).where(and(
+      const rows = db.select(orderColumns).from(orders).where(and(
         query.userId === undefined ? undefined : eq(orders.userId, query.userId),
         query.beforeId === undefined ? undefined : lt(orders.id, query.beforeId)
       )).orderBy(desc(orders.id)).limit(query.limit).all()
