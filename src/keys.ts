@@ -3,9 +3,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { ConfigError } from './config.js'
 
-export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256'
 /** The algorithms of the key types we accept (Ed25519, P-256, RSA); never a symmetric one. */
-export const SIGNING_ALGORITHMS: SigningAlgorithm[] = ['EdDSA', 'ES256', 'RS256']
+export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256'
 
 /** A public JWK as the JWKS publishes it (RFC 7517). */
 export interface PublicJwk {
