@@ -213,3 +213,30 @@ t.test('tokens of another deployment (same key, other issuer or audience) are re
   }
   t.equal((await user.inject({ method: 'GET', url: '/users/me' })).statusCode, 200, 'our own token still works')
 })
+
+t.test('a token already verified (and remembered) still ends at its expiry and still binds its own payload', async (t) => {
+  const dataDir = tempDir(t)
+  const app = await build(t, {}, dataDir)
+  const user = await createUser(app)
+  const other = await createUser(app)
+  const privateKey = serviceKey(dataDir)
+  const { kid } = (await jwksOf(app)).keys[0] as { kid: string }
+  const now = Math.floor(Date.now() / 1000)
+  const claims = { iss: 'http://localhost:3000', aud: 'ecommerce-api', sub: String(user.id), client_id: 'public', role: 'customer', gen: 0, iat: now, exp: now + 2, jti: crypto.randomUUID() }
+  const shortLived = signEdDSA({ alg: 'EdDSA', typ: 'at+jwt', kid }, claims, privateKey)
+  const call = (token: string) => app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${token}` } })
+
+  t.equal((await call(shortLived)).statusCode, 200, 'valid at first')
+  t.equal((await call(shortLived)).statusCode, 200, 'the repeat (served from memory) too')
+  // The remembered token's signature under another user's payload is another token: checked afresh, refused.
+  const [head, , signature] = shortLived.split('.') as [string, string, string]
+  const swapped = `${head}.${b64({ ...claims, sub: String(other.id) })}.${signature}`
+  const res = await call(swapped)
+  t.equal(res.statusCode, 401, 'a remembered signature does not vouch for another payload')
+  t.same(res.json(), INVALID_TOKEN_BODY)
+
+  await new Promise((resolve) => setTimeout(resolve, (claims.exp * 1000) - Date.now() + 50))
+  const expired = await call(shortLived)
+  t.equal(expired.statusCode, 401, 'after exp the remembered token is refused')
+  t.equal(expired.headers['www-authenticate'], CHALLENGE)
+})
