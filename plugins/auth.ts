@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { fastifyJwt, type FastifyJWT, type FastifyJWTOptions } from '@fastify/jwt'
 import { createVerifier } from 'fast-jwt'
+import { LRUCache } from 'lru-cache'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { errors } from '../src/errors.js'
 import { loadKeyRing, type KeyRing, type SigningKey } from '../src/keys.js'
@@ -88,13 +89,14 @@ export default fp(async function auth (fastify) {
   verifiers = verifiersOf(keyRing)
 
   // Tokens verified lately, keyed by the token itself: a client sends the same token
-  // until it expires, and a repeat then costs one Map lookup instead of decoding the
-  // header, hashing the token (fast-jwt's own cache key, a third of the request's time)
-  // and checking the signature. An entry holds only while its key's verifier is still in
-  // the ring and the token has not expired. Revocation still holds: authenticate loads
-  // the user on every request. Oldest entries make way first (Map keeps insertion order).
-  const VERIFIED_CACHE_SIZE = 10_000
-  const verified = new Map<string, { claims: AccessTokenClaims, kid: string, verifier: Verifier }>()
+  // until it expires, and a repeat then costs one lookup instead of decoding the header,
+  // hashing the token (fast-jwt's own cache key, a third of the request's time) and
+  // checking the signature. (fast-jwt can key its cache by the token too, but then warns
+  // at every start.) An entry holds only while its key's verifier is still in the ring
+  // and the token has not expired. Revocation still holds: authenticate loads the user
+  // on every request.
+  const verified = new LRUCache<string, { claims: AccessTokenClaims, kid: string, verifier: Verifier }>({ max: 10_000 })
+
   fastify.decorate('keyRing', { getter: () => keyRing })
   fastify.decorate('reloadKeys', () => {
     keyRing = loadKeyRing(config)
@@ -128,7 +130,6 @@ export default fp(async function auth (fastify) {
       const verifier = typeof kid === 'string' ? verifiers.get(kid) : undefined
       if (verifier === undefined || typeof kid !== 'string') return undefined
       const claims = verifier(token) as AccessTokenClaims
-      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string)
       verified.set(token, { claims, kid, verifier })
       return claims
     } catch {

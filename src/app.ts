@@ -15,6 +15,7 @@ import mail from '../plugins/mail.js'
 import rateLimits from '../plugins/rate-limit.js'
 import httpSecurity, { securityHeaders } from '../plugins/http-security.js'
 import metrics from '../plugins/metrics.js'
+import productPages from '../plugins/product-pages.js'
 import healthRoutes from '../routes/health/index.js'
 import authRoutes from '../routes/auth/index.js'
 import userRoutes from '../routes/users/index.js'
@@ -103,6 +104,7 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
   await app.register(auth)
   await app.register(mail)
   await app.register(rateLimits)
+  await app.register(productPages)
 
   // Concerns, each encapsulated.
   await app.register(healthRoutes, { prefix: '/health' })

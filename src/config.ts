@@ -36,6 +36,8 @@ export const EnvSchema = Type.Object({
   ),
   // Comma-separated origins allowed to call the API from a browser; unset means no CORS at all.
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^,\\s]+(,https?://[^,\\s]+)*$' })),
+  // How long a page of GET /products may be served from memory; other instances' writes show within it. 0: off.
+  CATALOGUE_CACHE_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 1000 }),
   METRICS_ENABLED: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' }),
   // OWASP's argon2id recommendation: m=19456 KiB, t=2, p=1.
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 4_194_304, default: 19_456 }),
@@ -81,6 +83,7 @@ export interface Config {
   argon2: { memoryCost: number; timeCost: number; parallelism: number }
   hashConcurrency: number
   hashQueueLimit: number
+  catalogueCacheMs: number
   metricsEnabled: boolean
   corsOrigins: string[]
 }
@@ -153,6 +156,7 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
     },
     hashConcurrency: valid.HASH_CONCURRENCY ?? defaultHashConcurrency(),
     hashQueueLimit: valid.HASH_QUEUE_LIMIT,
+    catalogueCacheMs: valid.CATALOGUE_CACHE_MS,
     metricsEnabled: valid.METRICS_ENABLED === 'true',
     corsOrigins: valid.CORS_ORIGINS?.split(',') ?? []
   }

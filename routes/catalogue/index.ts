@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../src/errors.js'
 import { decodeCursor, toPage } from '../../src/pagination.js'
@@ -7,6 +8,12 @@ import {
   CategorySchema, CategoryPage, CategoryListQuery, CreateCategorySchema, toCategory,
   ProductSchema, ProductPage, ProductListQuery, CreateProductSchema, UpdateProductSchema, toProduct
 } from './schemas.js'
+
+/**
+ * Sends JSON already serialised by the route's response schema. The type provider
+ * types send() by that schema's object, which a finished string is not.
+ */
+const sendSerialised = (reply: FastifyReply, body: string) => reply.type('application/json; charset=utf-8').send(body)
 
 // Routes of API.md's catalogue section. Registered without a prefix: it owns two collections.
 const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -64,15 +71,25 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       querystring: ProductListQuery,
       response: { 200: ProductPage, 400: ErrorRef }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const { limit, cursor, category_id: categoryId, q } = request.query
-    const rows = await catalogue.listProducts({
+    const query = {
       categoryId: categoryId === undefined ? undefined : Number(categoryId),
       q,
       afterId: decodeCursor(cursor),
       limit: limit + 1
-    })
-    return toPage(rows, limit, productBody)
+    }
+    // Searches are not kept: their keys are as many as the words people type.
+    const key = q === undefined ? `${query.categoryId ?? ''}/${query.afterId ?? ''}/${limit}` : undefined
+    let body = key === undefined ? undefined : fastify.productPages.get(key)
+    if (body === undefined) {
+      const readAt = fastify.productPages.version()
+      // Serialised by this route's response schema, so a page from memory is byte for byte what it would have been.
+      // (A schema serialiser returns a string; the wider return type covers custom ones.)
+      body = reply.serialize(toPage(await catalogue.listProducts(query), limit, productBody)) as string
+      if (key !== undefined) fastify.productPages.set(key, body, readAt)
+    }
+    return sendSerialised(reply as unknown as FastifyReply, body)
   })
 
   fastify.get('/products/:id', {
@@ -101,6 +118,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { name, description, price_cents: priceCents, stock, category_id: categoryId } = request.body
     const result = await catalogue.createProduct({ name, description, priceCents, stock, categoryId })
     if (!result.ok) throw new errors.CategoryNotFound()
+    fastify.productPages.invalidate()
     return reply.code(201).send(productBody(result.product))
   })
 
@@ -119,6 +137,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (!result.ok) {
       throw result.reason === 'product_not_found' ? new errors.ProductNotFound() : new errors.CategoryNotFound()
     }
+    fastify.productPages.invalidate()
     return productBody(result.product)
   })
 
@@ -132,6 +151,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     if (!await catalogue.deleteProduct(Number(request.params.id))) throw new errors.ProductNotFound()
+    fastify.productPages.invalidate()
     return reply.code(204).send(null)
   })
 }

@@ -32,7 +32,11 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       currency: fastify.config.currency,
       idempotencyKey: request.headers['idempotency-key']
     })
-    if (created) fastify.mailOutbox.wake()
+    if (created) {
+      fastify.mailOutbox.wake()
+      // Stock went down: product pages kept in memory show the old figures.
+      fastify.productPages.invalidate()
+    }
     return reply.code(created ? 201 : 200).send(toOrder(order))
   })
 
@@ -67,7 +71,12 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       params: IdParams,
       response: { 200: OrderSchema, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
     }
-  }, async (request) => toOrder(await orders.cancel((await visibleOrder(request, request.params.id)).id)))
+  }, async (request) => {
+    const order = await orders.cancel((await visibleOrder(request, request.params.id)).id)
+    // The stock came back: product pages kept in memory show the old figures.
+    fastify.productPages.invalidate()
+    return toOrder(order)
+  })
 
   fastify.patch('/:id', {
     config: { auth: 'admin' },
