@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { ErrorSchema } from '../src/schemas.js'
 import { OAUTH_SCHEME } from './auth.js'
+import { docsSecurityHeaders } from './http-security.js'
 
 /** GET /users/{id} → getUsersById; POST /orders/{id}/cancel → postOrdersByIdCancel. */
 export function operationIdOf (method: string, path: string): string {
@@ -54,8 +55,11 @@ export default fp(async function openapi (fastify) {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
   // The docs are public: they are registered before the auth plugin adds its route guard.
+  // Their page is HTML: helmet's full set, with a policy that lets Swagger UI run.
+  const docsHeaders = docsSecurityHeaders()
   await fastify.register(swaggerUi, {
     routePrefix: '/docs',
+    uiHooks: { onRequest: (_request, reply, done) => { reply.headers(docsHeaders); done() } },
     uiConfig: { deepLinking: true, persistAuthorization: false, tryItOutEnabled: false, validatorUrl: null }
   })
 }, { name: 'openapi' })

@@ -13,7 +13,7 @@ import openapi from '../plugins/swagger.js'
 import auth from '../plugins/auth.js'
 import mail from '../plugins/mail.js'
 import rateLimits from '../plugins/rate-limit.js'
-import httpSecurity, { securityHeaders } from '../plugins/http-security.js'
+import httpSecurity, { API_SECURITY_HEADERS } from '../plugins/http-security.js'
 import metrics from '../plugins/metrics.js'
 import productPages from '../plugins/product-pages.js'
 import healthRoutes from '../routes/health/index.js'
@@ -56,14 +56,13 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
 }
 
 export async function buildApp (config: Config, options: { logger?: FastifyServerOptions['logger'] } = {}) {
-  const headers = securityHeaders()
   const app = Fastify({
     // The router's own refusals (an undecodable path, a path parameter over 100 characters) run
     // no hook and skip the error handler: answer them here, in the API's shape, with its headers.
     frameworkErrors: (error, request, reply) => {
       const statusCode = error.statusCode ?? 400
       // Fastify types this reply by route generics that no route here has: plain reply methods only.
-      ;(reply as unknown as FastifyReply).code(statusCode).headers(headers).header('x-request-id', request.id).send({
+      ;(reply as unknown as FastifyReply).code(statusCode).headers(API_SECURITY_HEADERS).header('x-request-id', request.id).send({
         statusCode,
         code: statusCode === 414 ? 'URI_TOO_LONG' : 'BAD_URL',
         error: STATUS_CODES[statusCode] ?? 'Bad Request',
