@@ -113,7 +113,7 @@ rows[0]!.ratio = 1
 await stop(baseline.child)
 
 // 2. The service, seeded through its own API.
-const service = await start('dist/src/server.js', env)
+const service = await start('dist/src/main.cjs', env)
 servicePid = service.child.pid
 console.log(`  RSS when ready: ${peakRssMb(service.child.pid as number)} MB`)
 const api = service.url
@@ -195,7 +195,7 @@ const ceilingOut = execFileSync(...pinned(0, process.execPath, ['bench/argon2-ce
 const verifiesPerSecond = Number(JSON.parse(ceilingOut).verifiesPerSecond)
 
 // Start to ready on the existing database.
-const restarted = await start('dist/src/server.js', env)
+const restarted = await start('dist/src/main.cjs', env)
 const { readyMs } = restarted
 await stop(restarted.child)
 fs.rmSync(dataDir, { recursive: true, force: true })

@@ -26,7 +26,7 @@ const fire = (options: Options) => new Promise<Result>((resolve, reject) => {
 
 async function start (env: Record<string, string>) {
   const port = await freePort()
-  const child = spawn(process.execPath, ['dist/src/server.js'], { cwd: root, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawn(process.execPath, ['dist/src/main.cjs'], { cwd: root, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(child)
   const url = `http://127.0.0.1:${port}`
   for (;;) {

@@ -1,7 +1,7 @@
-import os from 'node:os'
 import path from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import threadPool from './thread-pool.cjs'
 
 const PositiveInt = (defaultValue: number, maximum = 2 ** 31 - 1) =>
   Type.Integer({ minimum: 1, maximum, default: defaultValue })
@@ -51,11 +51,7 @@ export const EnvSchema = Type.Object({
 })
 export type Env = Static<typeof EnvSchema>
 
-/**
- * Hashes at once unless HASH_CONCURRENCY says: the cores this process may run on (its
- * CPU affinity) less one for the event loop, at least one, at most libuv's pool of 4.
- */
-export const defaultHashConcurrency = () => Math.min(4, Math.max(1, os.availableParallelism() - 1))
+export const { defaultHashConcurrency } = threadPool
 
 const SECRET_VARIABLES = new Set(['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'ADMIN_PASSWORD'])
 

@@ -10,9 +10,13 @@ export interface ServerProcess {
   output: () => string
 }
 
-/** Starts src/server.ts as a real process; resolves with its base URL once it listens (needs LOG_LEVEL info). */
-export async function startServer (env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], {
+/**
+ * Starts src/server.ts as a real process (or another command line, such as the built
+ * dist/src/main.cjs); resolves with its base URL once it listens (needs LOG_LEVEL info).
+ */
+export async function startServer (env: Record<string, string>, commandLine: string[] = [process.execPath, '--import=tsx', 'src/server.ts']): Promise<ServerProcess> {
+  const [command = process.execPath, ...args] = commandLine
+  const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe']

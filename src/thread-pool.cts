@@ -1,0 +1,25 @@
+// CommonJS, so that src/main.cts can use it before any ES module loads (see there).
+import os = require('node:os')
+
+/**
+ * Hashes at once unless HASH_CONCURRENCY says: the cores this process may run on (its
+ * CPU affinity) less one for the event loop, at least one, at most 4.
+ */
+const defaultHashConcurrency = () => Math.min(4, Math.max(1, os.availableParallelism() - 1))
+
+/**
+ * libuv's thread pool: the hashes allowed at once plus one thread for everything else
+ * (file and DNS work). argon2 allocates its 19 MiB per hash on whichever pool thread
+ * runs it, and glibc keeps each thread's freed memory in that thread's own arena: with
+ * libuv's default 4 threads and one hash at a time, every thread ends up holding 19 MiB
+ * of its own. undefined when the operator set UV_THREADPOOL_SIZE: theirs wins.
+ */
+function threadPoolSize (env: NodeJS.ProcessEnv): number | undefined {
+  if (env.UV_THREADPOOL_SIZE) return undefined
+  const configured = Number(env.HASH_CONCURRENCY)
+  // An invalid HASH_CONCURRENCY is loadConfig's to report; the pool need not guess at it.
+  const hashes = Number.isInteger(configured) && configured >= 1 && configured <= 64 ? configured : defaultHashConcurrency()
+  return hashes + 1
+}
+
+export = { defaultHashConcurrency, threadPoolSize }
