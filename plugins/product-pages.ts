@@ -9,10 +9,10 @@ declare module 'fastify' {
 }
 
 export interface ProductPages {
-  get (key: string): string | undefined
+  get (key: string): Buffer | undefined
   /** Taken before reading the rows of a page; set() ignores a page read before the latest invalidate(). */
   version (): number
-  set (key: string, body: string, readAt: number): void
+  set (key: string, body: Buffer, readAt: number): void
   /** Every page goes: call after any committed write that changes a product or its stock. */
   invalidate (): void
 }
@@ -31,8 +31,9 @@ export default fp(async function productPages (fastify) {
     fastify.decorate('productPages', { get: () => undefined, version: () => 0, set: () => {}, invalidate: () => {} })
     return
   }
-  // Bounded by characters, not entries: a page of 100 long descriptions weighs more than one of 5.
-  const pages = new LRUCache<string, string>({ ttl, maxSize: 4_000_000, sizeCalculation: (body) => body.length })
+  // Bounded by bytes, not entries: a page of 100 long descriptions weighs more than one of 5.
+  // Kept as bytes, so a page from memory is not encoded to UTF-8 again on every answer.
+  const pages = new LRUCache<string, Buffer>({ ttl, maxSize: 4_000_000, sizeCalculation: (body) => body.length })
   // A page read while a write was committing could otherwise be stored after that
   // write's invalidate() and outlive it: each page carries the version it was read at.
   let version = 0

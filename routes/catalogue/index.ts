@@ -13,7 +13,7 @@ import {
  * Sends JSON already serialised by the route's response schema. The type provider
  * types send() by that schema's object, which a finished string is not.
  */
-const sendSerialised = (reply: FastifyReply, body: string) => reply.type('application/json; charset=utf-8').send(body)
+const sendSerialised = (reply: FastifyReply, body: Buffer) => reply.type('application/json; charset=utf-8').send(body)
 
 // Routes of API.md's catalogue section. Registered without a prefix: it owns two collections.
 const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -86,7 +86,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const readAt = fastify.productPages.version()
       // Serialised by this route's response schema, so a page from memory is byte for byte what it would have been.
       // (A schema serialiser returns a string; the wider return type covers custom ones.)
-      body = reply.serialize(toPage(await catalogue.listProducts(query), limit, productBody)) as string
+      body = Buffer.from(reply.serialize(toPage(await catalogue.listProducts(query), limit, productBody)) as string)
       if (key !== undefined) fastify.productPages.set(key, body, readAt)
     }
     return sendSerialised(reply as unknown as FastifyReply, body)

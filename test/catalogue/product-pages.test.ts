@@ -59,10 +59,10 @@ t.test('a page read before a write committed is not kept after it', async (t) =>
   const pages = app.productPages
   const readAt = pages.version()
   pages.invalidate()
-  pages.set('/0/20', '{"stale":true}', readAt)
+  pages.set('/0/20', Buffer.from('{"stale":true}'), readAt)
   t.equal(pages.get('/0/20'), undefined, 'the stale page was refused')
-  pages.set('/0/20', '{"fresh":true}', pages.version())
-  t.equal(pages.get('/0/20'), '{"fresh":true}')
+  pages.set('/0/20', Buffer.from('{"fresh":true}'), pages.version())
+  t.equal(pages.get('/0/20')?.toString(), '{"fresh":true}')
 })
 
 t.test('another instance\'s writes show within CATALOGUE_CACHE_MS; 0 means at once', async (t) => {
