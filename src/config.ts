@@ -43,7 +43,7 @@ export const EnvSchema = Type.Object({
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 4_194_304, default: 19_456 }),
   ARGON2_TIME_COST: Type.Integer({ minimum: 1, maximum: 20, default: 2 }),
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
-  // argon2 runs on libuv's pool, which src/main.cts sizes to this + 1.
+  // argon2 runs on libuv's pool, which src/main.cts sizes to this.
   // Unset: defaultHashConcurrency().
   HASH_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   // Hashes allowed to wait for a slot; beyond that the caller gets 503 instead of piling up memory.
