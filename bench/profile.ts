@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
+import { serviceArgs } from './start-command.js'
 
 const route = process.argv[2] ?? '/users/me'
 const root = path.resolve(import.meta.dirname, '..')
@@ -12,7 +13,7 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'profile-'))
 const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cpuprofile-'))
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' })
 const port = 3900 + Math.floor(Math.random() * 90)
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, 'dist/src/main.cjs'], {
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...serviceArgs], {
   cwd: root, env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn', ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' }, stdio: 'inherit'
 })
 const base = `http://127.0.0.1:${port}`

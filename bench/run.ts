@@ -8,6 +8,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import autocannon, { type Options, type Request as LoadRequest, type Result } from 'autocannon'
+import { serviceArgs } from './start-command.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 2)
@@ -34,17 +35,17 @@ async function freePort (): Promise<number> {
 }
 
 /** Starts a server pinned to CPU 0 and resolves once `readyPath` answers 200. */
-async function start (script: string, env: Record<string, string>, readyPath = '/health/ready') {
+async function start (nodeArgs: readonly string[], env: Record<string, string>, readyPath = '/health/ready') {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const startedAt = performance.now()
-  const [command, args] = pinned(0, process.execPath, [script])
+  const [command, args] = pinned(0, process.execPath, [...nodeArgs])
   const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(child)
   let exited = false
   child.once('exit', () => { exited = true })
   for (;;) {
-    if (exited) throw new Error(`${script} exited before it was ready`)
+    if (exited) throw new Error(`${nodeArgs.join(' ')} exited before it was ready`)
     const res = await fetch(`${url}${readyPath}`).catch(() => undefined)
     if (res?.status === 200) return { child, url, readyMs: Math.round(performance.now() - startedAt) }
     await new Promise((resolve) => setTimeout(resolve, 5))
@@ -61,7 +62,7 @@ const fire = (options: Options) => new Promise<Result>((resolve, reject) => {
   autocannon(options, (err, result) => (err ? reject(err) : resolve(result)))
 })
 
-interface Row { scenario: string, rps: number, p50: number, p99: number, non2xx: number, ratio?: number, errors: number, peakRssMb?: number }
+interface Row { scenario: string, rps: number, p50: number, p99: number, non2xx: number, non2xxStatuses?: string, ratio?: number, errors: number, peakRssMb?: number }
 const rows: Row[] = []
 let baselineRps = NaN
 // Set once the service runs: each scenario then records the service's peak RSS so far.
@@ -76,13 +77,22 @@ async function measure (scenario: string, options: Options): Promise<Row> {
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
+    non2xxStatuses: non2xxStatuses(result),
     errors: result.errors + result.timeouts,
     ratio: Number.isNaN(baselineRps) ? undefined : +(result.requests.average / baselineRps).toFixed(2),
     peakRssMb: servicePid === undefined ? undefined : peakRssMb(servicePid)
   }
   rows.push(row)
-  console.log(`  ${scenario}: ${row.rps} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms${row.non2xx ? `, ${row.non2xx} non-2xx` : ''}${row.peakRssMb ? `, peak RSS so far ${row.peakRssMb} MB` : ''}`)
+  console.log(`  ${scenario}: ${row.rps} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms${row.non2xx ? `, ${row.non2xx} non-2xx (${row.non2xxStatuses})` : ''}${row.peakRssMb ? `, peak RSS so far ${row.peakRssMb} MB` : ''}`)
   return row
+}
+
+// "409×3, 503×2": which answers were not 2xx, so a non-zero count explains itself.
+function non2xxStatuses (result: Result): string {
+  return Object.entries(result.statusCodeStats as Record<string, { count: number }>)
+    .filter(([status]) => !status.startsWith('2'))
+    .map(([status, { count }]) => `${status}×${count}`)
+    .join(', ')
 }
 
 async function json<T> (response: Response): Promise<T> {
@@ -105,7 +115,7 @@ const env = {
 }
 
 // 1. The ceiling: raw node:http.
-const baseline = await start('bench/baseline-server.mjs', {}, '/')
+const baseline = await start(['bench/baseline-server.mjs'], {}, '/')
 console.log('baseline')
 baselineRps = (await measure('raw node:http hello (baseline)', { url: `${baseline.url}/`, connections: CONNECTIONS })).rps
 baselineRps = rows[0]!.rps
@@ -113,7 +123,7 @@ rows[0]!.ratio = 1
 await stop(baseline.child)
 
 // 2. The service, seeded through its own API.
-const service = await start('dist/src/main.cjs', env)
+const service = await start(serviceArgs, env)
 servicePid = service.child.pid
 console.log(`  RSS when ready: ${peakRssMb(service.child.pid as number)} MB`)
 const api = service.url
@@ -185,7 +195,7 @@ const [storm, reads] = await Promise.all([
   fire({ url: api, connections: 10, duration: DURATION_S, requests: [{ method: 'GET', path: '/users/me', ...asNextUser }] })
 ])
 rows.push({ scenario: 'GET /users/me during a login storm', rps: Math.round(reads.requests.average), p50: reads.latency.p50, p99: reads.latency.p99, non2xx: reads.non2xx, errors: reads.errors + reads.timeouts, ratio: +(reads.requests.average / baselineRps).toFixed(2) })
-console.log(`  storm: ${Math.round(storm.requests.average)} logins/s (${storm.non2xx} non-2xx: 503s are the bounded queue); /users/me p99 ${reads.latency.p99} ms`)
+console.log(`  storm: ${Math.round(storm.requests.average)} logins/s (${storm.non2xx} non-2xx${storm.non2xx ? ` ${non2xxStatuses(storm)}` : ''}: 503s would be the bounded queue); /users/me p99 ${reads.latency.p99} ms`)
 
 const rssMb = peakRssMb(service.child.pid as number)
 await stop(service.child)
@@ -195,7 +205,7 @@ const ceilingOut = execFileSync(...pinned(0, process.execPath, ['bench/argon2-ce
 const verifiesPerSecond = Number(JSON.parse(ceilingOut).verifiesPerSecond)
 
 // Start to ready on the existing database.
-const restarted = await start('dist/src/main.cjs', env)
+const restarted = await start(serviceArgs, env)
 const { readyMs } = restarted
 await stop(restarted.child)
 fs.rmSync(dataDir, { recursive: true, force: true })

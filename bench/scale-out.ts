@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import autocannon, { type Options, type Request as LoadRequest, type Result } from 'autocannon'
 import { freePort, postgresServer } from '../test/postgres.js'
+import { serviceArgs } from './start-command.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8)
@@ -26,7 +27,7 @@ const fire = (options: Options) => new Promise<Result>((resolve, reject) => {
 
 async function start (env: Record<string, string>) {
   const port = await freePort()
-  const child = spawn(process.execPath, ['dist/src/main.cjs'], { cwd: root, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawn(process.execPath, serviceArgs, { cwd: root, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(child)
   const url = `http://127.0.0.1:${port}`
   for (;;) {
