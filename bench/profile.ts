@@ -1,5 +1,6 @@
 // Profiles the compiled service under load on one route and prints the functions
-// with the most self time. `npx tsx bench/profile.ts /users/me`
+// with the most self time. `npx tsx bench/profile.ts /users/me`; `/auth/token` profiles
+// logins (with cheap argon2 parameters, so that the event loop's share shows).
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -14,13 +15,16 @@ const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cpuprofile-'))
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' })
 const port = 3900 + Math.floor(Math.random() * 90)
 const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...serviceArgs], {
-  cwd: root, env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn', ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' }, stdio: 'inherit'
+  cwd: root, env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn', ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1', LOGIN_RATE_LIMIT: '100000000' }, stdio: 'inherit'
 })
 const base = `http://127.0.0.1:${port}`
 while ((await fetch(`${base}/health/ready`).catch(() => undefined))?.status !== 200) await new Promise((resolve) => setTimeout(resolve, 20))
 await fetch(`${base}/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'p@example.test', password: 'profile passphrase' }) })
 const { access_token: token } = await (await fetch(`${base}/auth/token`, { method: 'POST', body: new URLSearchParams({ username: 'p@example.test', password: 'profile passphrase' }) })).json() as { access_token: string }
-const result = await autocannon({ url: `${base}${route}`, connections: 50, duration: 6, headers: { authorization: `Bearer ${token}` } })
+const load = route === '/auth/token'
+  ? { method: 'POST' as const, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username: 'p@example.test', password: 'profile passphrase' }).toString() }
+  : { headers: { authorization: `Bearer ${token}` } }
+const result = await autocannon({ url: `${base}${route}`, connections: 50, duration: 6, ...load })
 console.log(`${route}: ${Math.round(result.requests.average)} req/s, non-2xx ${result.non2xx}`)
 child.kill('SIGINT')
 await new Promise((resolve) => child.once('exit', resolve))
