@@ -17,20 +17,31 @@ export function createSqliteAuthRepositories (db: SqliteDb): AuthRepositories {
   const sessionOf = db.select({ generation: users.tokenGeneration, disabled: users.disabled })
     .from(users).where(eq(users.id, sql.placeholder('id'))).prepare()
   const throttleByEmail = db.select().from(loginThrottle).where(eq(loginThrottle.email, sql.placeholder('email'))).prepare()
+  // Prepared once: a login runs so rarely (argon2 bounds it to tens per second) that
+  // V8 never optimises drizzle's query building, which then cost more than the writes.
+  const clearThrottle = db.delete(loginThrottle).where(eq(loginThrottle.email, sql.placeholder('email'))).prepare()
+  const insertRefreshToken = db.insert(refreshTokens).values({
+    tokenHash: sql.placeholder('tokenHash'),
+    userId: sql.placeholder('userId'),
+    familyId: sql.placeholder('familyId'),
+    clientId: sql.placeholder('clientId'),
+    generation: sql.placeholder('generation'),
+    expiresAt: sql.placeholder('expiresAt')
+  }).prepare()
 
   const revokeFamily = (familyId: string) => db.update(refreshTokens).set({ revokedAt: nowSeconds() })
     .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt))).run()
 
   function issue (input: { userId: number, clientId: string, generation: number, familyId?: string, ttlSeconds: number }): string {
     const token = newOpaqueToken()
-    db.insert(refreshTokens).values({
+    insertRefreshToken.run({
       tokenHash: hashToken(token),
       userId: input.userId,
       familyId: input.familyId ?? crypto.randomUUID(),
       clientId: input.clientId,
       generation: input.generation,
       expiresAt: nowSeconds() + input.ttlSeconds
-    }).run()
+    })
     return token
   }
 
@@ -83,7 +94,7 @@ export function createSqliteAuthRepositories (db: SqliteDb): AuthRepositories {
       },
 
       async recordSuccess (email) {
-        db.delete(loginThrottle).where(eq(loginThrottle.email, normaliseEmail(email))).run()
+        clearThrottle.run({ email: normaliseEmail(email) })
       }
     }),
 
