@@ -11,7 +11,7 @@ const defaultHashConcurrency = () => Math.min(4, Math.max(1, os.availableParalle
  * libuv's thread pool: exactly the hashes allowed at once. argon2 allocates its 19 MiB
  * per hash on whichever pool thread runs it, and glibc keeps each thread's freed memory
  * in that thread's own arena, so every pool thread that ever hashed holds 19 MiB: one
- * spare thread cost 16 MB of peak RSS over 400 logins. The pool's other work is rare
+ * spare thread took peak RSS from 143 to 160 MB over the benchmark's scenarios. The pool's other work is rare
  * here (the docs page's files, DNS for SMTP; SQLite, logging and tokens are synchronous)
  * and waits behind at most one hash, about 22 ms. undefined when the operator set
  * UV_THREADPOOL_SIZE: theirs wins.

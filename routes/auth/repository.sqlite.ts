@@ -18,7 +18,8 @@ export function createSqliteAuthRepositories (db: SqliteDb): AuthRepositories {
     .from(users).where(eq(users.id, sql.placeholder('id'))).prepare()
   const throttleByEmail = db.select().from(loginThrottle).where(eq(loginThrottle.email, sql.placeholder('email'))).prepare()
   // Prepared once: a login runs so rarely (argon2 bounds it to tens per second) that
-  // V8 never optimises drizzle's query building, which then cost more than the writes.
+  // V8 never optimises drizzle's query building; building these two per login cost the
+  // event loop ~0.25 ms of its ~1.6 ms per login.
   const clearThrottle = db.delete(loginThrottle).where(eq(loginThrottle.email, sql.placeholder('email'))).prepare()
   const insertRefreshToken = db.insert(refreshTokens).values({
     tokenHash: sql.placeholder('tokenHash'),
