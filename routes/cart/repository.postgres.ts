@@ -3,6 +3,7 @@ import { driverErrorCode, PG_FOREIGN_KEY_VIOLATION, type PgDb } from '../../src/
 import { cartItems, products } from '../../src/db/schema.pg.js'
 import { errors } from '../../src/errors.js'
 import { MAX_LINE_QUANTITY, type CartRepository } from './repository.js'
+import { CART_LINE_OVER_LIMIT, CART_NO_SUCH_PRODUCT, CHECKOUT_INSUFFICIENT_STOCK } from '../orders/repository.postgres.js'
 
 
 export function createPostgresCartRepository (db: PgDb): CartRepository {
@@ -17,29 +18,28 @@ export function createPostgresCartRepository (db: PgDb): CartRepository {
     .orderBy(asc(cartItems.createdAt), asc(cartItems.productId)).prepare('cart_lines')
 
   /**
-   * Writes the line in one statement (so two instances adding at once both count) and
-   * checks the result against the limit and today's stock; a failed check rolls it back.
+   * Writes the line and checks the result against the limit and today's stock in one
+   * statement (shop_cart_write, migration 0001), so two instances adding at once both
+   * count; a failed check raises inside it and so undoes the write.
    */
+  const pool = db.$client
   async function writeLine (userId: number, productId: number, quantity: number, mode: 'add' | 'set') {
     try {
-      await db.transaction(async (tx) => {
-        const [product] = await tx.select({ stock: products.stock }).from(products).where(eq(products.id, productId))
-        if (!product) throw new errors.ProductNotFound()
-        const [line] = await tx.insert(cartItems).values({ userId, productId, quantity })
-          .onConflictDoUpdate({
-            target: [cartItems.userId, cartItems.productId],
-            set: { quantity: mode === 'add' ? sql`${cartItems.quantity} + ${quantity}::int` : quantity }
-          }).returning({ quantity: cartItems.quantity })
-        const total = line?.quantity ?? quantity
-        if (total > MAX_LINE_QUANTITY) {
-          throw new errors.ValidationFailed(`a cart line holds at most ${MAX_LINE_QUANTITY}; this one would hold ${total}`)
-        }
-        if (total > product.stock) throw new errors.InsufficientStock(String(productId))
+      await pool.query({
+        name: 'shop_cart_write',
+        text: 'SELECT shop_cart_write($1, $2, $3, $4, $5, $6)',
+        values: [userId, productId, quantity, mode === 'add', MAX_LINE_QUANTITY, new Date().toISOString()],
+        rowMode: 'array'
       })
     } catch (error) {
-      // The product was deleted between the look-up and the write.
-      if (driverErrorCode(error) === PG_FOREIGN_KEY_VIOLATION) throw new errors.ProductNotFound()
-      throw error
+      switch (driverErrorCode(error)) {
+        case CART_NO_SUCH_PRODUCT:
+        // The product was deleted between the look-up and the write.
+        case PG_FOREIGN_KEY_VIOLATION: throw new errors.ProductNotFound()
+        case CART_LINE_OVER_LIMIT: throw new errors.ValidationFailed(`a cart line holds at most ${MAX_LINE_QUANTITY}; this one would hold ${String((error as { detail?: string }).detail)}`)
+        case CHECKOUT_INSUFFICIENT_STOCK: throw new errors.InsufficientStock(String(productId))
+        default: throw error
+      }
     }
   }
 

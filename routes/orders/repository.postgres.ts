@@ -1,9 +1,8 @@
-import { and, asc, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm'
 import { driverErrorCode, PG_UNIQUE_VIOLATION, type PgDb, type PgExecutor } from '../../src/db/index.js'
-import { orders, orderItems, cartItems, products } from '../../src/db/schema.pg.js'
+import { orders, orderItems, products } from '../../src/db/schema.pg.js'
 import { errors } from '../../src/errors.js'
-import { enqueueMail } from '../../src/mail/outbox.postgres.js'
-import { confirmationText, NEXT_STATUS, type Order, type OrderLine, type OrderRepository } from './repository.js'
+import { NEXT_STATUS, type Order, type OrderRepository } from './repository.js'
 
 
 const lineColumns = { productId: orderItems.productId, name: orderItems.name, priceCents: orderItems.priceCents, quantity: orderItems.quantity }
@@ -17,11 +16,18 @@ const orderColumns = {
   createdAt: orders.createdAt
 }
 
+// SQLSTATEs raised by shop_checkout and shop_cart_write (src/db/migrations-pg/0001_checkout_functions.sql).
+export const CHECKOUT_CART_EMPTY = 'SH001'
+export const CHECKOUT_INSUFFICIENT_STOCK = 'SH002'
+export const CART_NO_SUCH_PRODUCT = 'SH003'
+export const CART_LINE_OVER_LIMIT = 'SH004'
+
 // READ COMMITTED transactions whose races the database settles: stock is taken by
 // conditional updates (a second instance waits on the row lock, then re-checks the
 // condition against the committed stock), rows are locked in one order (product id)
 // so checkouts never deadlock, and idempotency keys are a unique index.
 export function createPostgresOrderRepository (db: PgDb): OrderRepository {
+  const pool = db.$client
   async function find (executor: PgExecutor, id: number): Promise<Order | undefined> {
     const [row] = await executor.select(orderColumns).from(orders).where(eq(orders.id, id))
     return row && { ...row, items: await executor.select(lineColumns).from(orderItems).where(eq(orderItems.orderId, id)).orderBy(asc(orderItems.id)) }
@@ -38,48 +44,27 @@ export function createPostgresOrderRepository (db: PgDb): OrderRepository {
 
     async checkout (input) {
       const key = input.idempotencyKey
+      const now = Date.now()
       try {
-        return await db.transaction(async (tx) => {
-          if (key !== undefined) {
-            const order = await earlierOrder(tx, input.userId, key)
-            if (order) return { order, created: false }
-          }
-          // Deleting first takes exactly the lines this order is made of: a line added
-          // meanwhile (another tab, another instance) stays in the cart.
-          const taken = await tx.delete(cartItems).where(eq(cartItems.userId, input.userId))
-            .returning({ productId: cartItems.productId, quantity: cartItems.quantity, createdAt: cartItems.createdAt })
-          if (taken.length === 0) throw new errors.CartEmpty()
-          const priced = new Map<number, { name: string, priceCents: number }>()
-          for (const line of [...taken].sort((a, b) => a.productId - b.productId)) {
-            // Throwing rolls the whole transaction back: stock taken so far and the cart.
-            const [product] = await tx.update(products).set({ stock: sql`${products.stock} - ${line.quantity}::int` })
-              .where(and(eq(products.id, line.productId), gte(products.stock, line.quantity)))
-              .returning({ name: products.name, priceCents: products.priceCents })
-            if (!product) throw new errors.InsufficientStock(String(line.productId))
-            priced.set(line.productId, product)
-          }
-          const lines: OrderLine[] = taken
-            .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.productId - b.productId)
-            .map((line) => ({ productId: line.productId, quantity: line.quantity, ...priced.get(line.productId)! }))
-          const [row] = await tx.insert(orders).values({
-            userId: input.userId,
-            totalCents: lines.reduce((sum, line) => sum + line.priceCents * line.quantity, 0),
-            currency: input.currency,
-            shippingAddress: input.shippingAddress,
-            idempotencyKey: key ?? null
-          }).returning(orderColumns)
-          if (!row) throw new Error('INSERT … RETURNING gave no row')
-          await tx.insert(orderItems).values(lines.map((line) => ({ orderId: row.id, ...line })))
-          const order: Order = { ...row, items: lines }
-          await enqueueMail(tx, { to: input.email, subject: `Order #${order.id} confirmed`, text: confirmationText(order) })
-          return { order, created: true }
+        // One statement, one round trip, its own transaction: shop_checkout (migration
+        // 0001) looks the key up, takes the cart, takes stock in product-id order, writes
+        // the order, its lines and the confirmation e-mail, or raises and undoes it all.
+        const { rows } = await pool.query<[Order & { created: boolean }]>({
+          name: 'shop_checkout',
+          text: 'SELECT shop_checkout($1, $2, $3, $4, $5, $6, $7)',
+          values: [input.userId, input.currency, input.shippingAddress, key ?? null, input.email, new Date(now).toISOString(), now],
+          rowMode: 'array'
         })
+        const { created, ...order } = rows[0]![0]
+        return { order, created }
       } catch (error) {
+        const code = driverErrorCode(error)
+        if (code === CHECKOUT_CART_EMPTY) throw new errors.CartEmpty()
+        if (code === CHECKOUT_INSUFFICIENT_STOCK) throw new errors.InsufficientStock(String((error as { detail?: string }).detail))
         // The same key committed by a concurrent checkout (this instance or another) first:
-        // this one rolled back, stock and cart included, and answers with that order. It
-        // shows as the key's unique index refusing the insert or, when the other took the
-        // cart first, as an empty cart.
-        if (key !== undefined && (driverErrorCode(error) === PG_UNIQUE_VIOLATION || error instanceof errors.CartEmpty)) {
+        // the unique index refused this one's order, everything it did was undone, and it
+        // answers with that order.
+        if (key !== undefined && code === PG_UNIQUE_VIOLATION) {
           const order = await earlierOrder(db, input.userId, key)
           if (order) return { order, created: false }
         }
