@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
 import { errors, OAuthError } from '../src/errors.js'
+import { databaseFault } from '../src/db/index.js'
 
 // Fastify's own request errors, under the codes our clients see.
 const FASTIFY_CODES: Record<string, string> = {
@@ -32,23 +33,27 @@ function codeOf (error: FastifyError, statusCode: number): string {
 }
 
 export default fp(async function errorHandler (fastify) {
-  fastify.setErrorHandler((error: FastifyError, request, reply) => {
+  fastify.setErrorHandler((raw: FastifyError, request, reply) => {
+    // The database's faults answer as such, logged once with their cause: a client may retry.
+    const fault = databaseFault(raw)
+    if (fault) request.log.error({ err: raw }, 'database fault')
+    const error: FastifyError = fault === 'full' ? new errors.StorageFull() : fault === 'unavailable' ? new errors.DatabaseUnavailable() : raw
     if (error instanceof OAuthError) {
       return reply.code(error.statusCode).header('cache-control', 'no-store')
         .send({ error: error.error, error_description: error.description })
     }
     const statusCode = error.validation ? 400 : (error.statusCode ?? 500)
-    if (statusCode === 503 && error.code === 'SERVICE_UNAVAILABLE') {
-      reply.header('retry-after', '1')
-    } else if (statusCode >= 500) {
-      request.log.error({ err: error }, 'request failed')
-    }
+    // Our own 5xx (503s, 507) say what happened; anything else is an internal error whose
+    // details stay in the log.
+    const ours = statusCode >= 500 && ourCodes.has(error.code)
+    if (statusCode === 503 && ours) reply.header('retry-after', '1')
+    else if (statusCode >= 500 && !fault) request.log.error({ err: error }, 'request failed')
     if (statusCode >= 500) {
       return reply.code(statusCode).send({
         statusCode,
-        code: statusCode === 503 && ourCodes.has(error.code) ? error.code : 'INTERNAL_ERROR',
+        code: ours ? error.code : 'INTERNAL_ERROR',
         error: STATUS_CODES[statusCode] ?? 'Internal Server Error',
-        message: statusCode === 503 ? error.message : 'Something went wrong on our side'
+        message: ours ? error.message : 'Something went wrong on our side'
       })
     }
     const code = codeOf(error, statusCode)

@@ -34,7 +34,9 @@ export const errors = {
   InvalidStatusTransition: createError('INVALID_STATUS_TRANSITION', 'An order cannot move from %s to %s', 409),
   IdempotencyInProgress: createError('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still running', 409),
 
-  ServiceUnavailable: createError('SERVICE_UNAVAILABLE', '%s', 503)
+  ServiceUnavailable: createError('SERVICE_UNAVAILABLE', '%s', 503),
+  DatabaseUnavailable: createError('DATABASE_UNAVAILABLE', 'The database is not answering; retry shortly', 503),
+  StorageFull: createError('STORAGE_FULL', 'The database has no room to store this; nothing was changed', 507)
 }
 
 /** 429 whose Retry-After header the error handler sets from `retryAfterSeconds`. */

@@ -15,7 +15,7 @@ export interface PostgresServer {
   dropDatabase: (url: string) => Promise<void>
 }
 
-const NOT_FOUND = 'PostgreSQL 15 binaries (initdb, pg_ctl) not found: install postgresql-15, or set TEST_POSTGRES_URL to a server\'s admin URL, to run these tests'
+export const NOT_FOUND = 'PostgreSQL 15 binaries (initdb, pg_ctl) not found: install postgresql-15, or set TEST_POSTGRES_URL to a server\'s admin URL, to run these tests'
 
 /** initdb's directory: the newest /usr/lib/postgresql/<version>/bin, or initdb on PATH. */
 function binDir (): string | undefined {
@@ -44,8 +44,18 @@ function runAsServerUser (command: string, args: string[]) {
   return asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', command, ...args], { stdio: 'pipe' }) : execFileSync(command, args, { stdio: 'pipe' })
 }
 
-/** A throw-away cluster in a temp directory, stopped when this process exits. */
-async function startCluster (bin: string): Promise<string> {
+export interface Cluster {
+  /** The admin URL: the `postgres` database as the `postgres` user. */
+  adminUrl: string
+  /** `pg_ctl stop -m fast`, as an operator restarting the server would. */
+  stop: () => void
+  /** Starts it again on the same port and data. */
+  start: () => void
+}
+
+/** A throw-away cluster in a temp directory, stopped and removed when this process exits. */
+export async function startCluster (bin = binDir()): Promise<Cluster> {
+  if (!bin) throw new Error(NOT_FOUND)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecommerce-api-pg-'))
   if (process.getuid?.() === 0) execFileSync('chown', ['postgres', dir])
   const data = path.join(dir, 'data')
@@ -53,17 +63,21 @@ async function startCluster (bin: string): Promise<string> {
   const port = await freePort()
   // Durability is not under test here; speed is welcome.
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200`
-  runAsServerUser(path.join(bin, 'pg_ctl'), ['-D', data, '-w', '-l', path.join(dir, 'log'), '-o', options, 'start'])
+  const pgCtl = (...args: string[]) => runAsServerUser(path.join(bin, 'pg_ctl'), ['-D', data, ...args])
+  const start = () => { pgCtl('-w', '-l', path.join(dir, 'log'), '-o', options, 'start') }
+  start()
   // A test process ended by a signal (tap's timeout, Ctrl-C) runs its exit handlers too.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1))
   process.once('exit', () => {
     try {
-      runAsServerUser(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'])
+      pgCtl('-m', 'immediate', 'stop')
+    } catch {
+      // Already stopped by the test.
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
   })
-  return `postgres://postgres@127.0.0.1:${port}/postgres`
+  return { adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`, stop: () => { pgCtl('-w', '-m', 'fast', 'stop') }, start }
 }
 
 async function onAdmin<T> (adminUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -95,7 +109,7 @@ export function postgresServer (): Promise<PostgresServer | undefined> {
   server ??= (async () => {
     const bin = process.env.TEST_POSTGRES_URL ? undefined : binDir()
     if (!process.env.TEST_POSTGRES_URL && !bin) return undefined
-    const adminUrl = process.env.TEST_POSTGRES_URL ?? await startCluster(bin!)
+    const adminUrl = process.env.TEST_POSTGRES_URL ?? (await startCluster(bin)).adminUrl
     return {
       adminUrl,
       async createDatabase () {

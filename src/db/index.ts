@@ -96,8 +96,13 @@ export async function openStore (options: StoreOptions): Promise<Store> {
     // A database that does not answer should fail a request, not hang it.
     connectionTimeoutMillis: 5_000
   })
-  // An idle connection dropped by the server must not crash the process; the pool replaces it.
+  // A connection the server drops (a restart, a failover) must not crash the process. The
+  // pool's own listener covers idle connections only: one checked out, say between two
+  // statements of a transaction, would emit 'error' to nobody. Each connection gets a
+  // listener of its own for its whole life; the statement in progress fails with the error,
+  // and the pool discards the broken connection when it is released.
   pool.on('error', () => {})
+  pool.on('connect', (client) => { client.on('error', () => {}) })
   try {
     if (options.migrate !== false) await migratePostgres(pool)
   } catch (error) {
@@ -113,6 +118,37 @@ export function driverErrorCode (error: unknown): string | undefined {
   for (let current = error; current instanceof Error; current = current.cause) {
     const code = (current as Error & { code?: unknown }).code
     if (typeof code === 'string') return code
+  }
+  return undefined
+}
+
+// Connection trouble, whatever the driver calls it: the database restarting, failing
+// over or out of reach. node-postgres raises these as plain Errors with only a message.
+const PG_CONNECTION_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'is not queryable',
+  'Connection ended unexpectedly'
+]
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+
+/**
+ * Why a database call failed when the fault is the database's, not the request's:
+ * 'unavailable' (PostgreSQL down, restarting, out of connections; SQLite locked or its
+ * file unreadable) or 'full' (no room left on the disk); undefined for anything else.
+ */
+export function databaseFault (error: unknown): 'unavailable' | 'full' | undefined {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    const code = (current as Error & { code?: unknown }).code
+    if (typeof code === 'string') {
+      if (code === 'SQLITE_FULL') return 'full'
+      // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now;
+      // 53300: too many connections.
+      if (/^08|^57P0[123]$|^53300$/.test(code)) return 'unavailable'
+      if (/^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|READONLY)/.test(code)) return 'unavailable'
+      if (NETWORK_CODES.has(code)) return 'unavailable'
+    }
+    if (PG_CONNECTION_MESSAGES.some((message) => current instanceof Error && current.message.includes(message))) return 'unavailable'
   }
   return undefined
 }
