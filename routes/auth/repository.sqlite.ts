@@ -118,7 +118,7 @@ export function createSqliteAuthRepositories (db: SqliteDb): AuthRepositories {
           const now = nowSeconds()
           const used = db.update(passwordResets).set({ usedAt: now })
             .where(and(eq(passwordResets.tokenHash, hashToken(token)), isNull(passwordResets.usedAt), gt(passwordResets.expiresAt, now)))
-            .returning({ userId: passwordResets.userId }).get()
+            .returning({ userId: passwordResets.userId }).all()[0]
           if (!used) return undefined
           db.update(users).set({ passwordHash, tokenGeneration: sql`${users.tokenGeneration} + 1` }).where(eq(users.id, used.userId)).run()
           // Any other reset link of this user is void once one has been used.

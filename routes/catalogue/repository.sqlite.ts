@@ -64,7 +64,7 @@ export function createSqliteCatalogueRepository (db: SqliteDb): CatalogueReposit
       // No conflict target: the unique index is on an expression (name COLLATE NOCASE),
       // which a column target would not match.
       return db.insert(categories).values({ name: name.trim() })
-        .onConflictDoNothing().returning(categoryColumns).get()
+        .onConflictDoNothing().returning(categoryColumns).all()[0]
     },
 
     async deleteCategory (id) {
@@ -107,7 +107,8 @@ export function createSqliteCatalogueRepository (db: SqliteDb): CatalogueReposit
           priceCents: input.priceCents,
           stock: input.stock,
           categoryId: input.categoryId ?? null
-        }).returning(productColumns).get()
+        }).returning(productColumns).all()[0]
+        if (!product) throw new Error('INSERT … RETURNING gave no row')
         return { ok: true, product }
       } catch (error) {
         if (isForeignKeyViolation(error)) return { ok: false, reason: 'category_not_found' }
@@ -122,7 +123,7 @@ export function createSqliteCatalogueRepository (db: SqliteDb): CatalogueReposit
         // failure means the product exists and the category does not.
         const product = Object.keys(defined).length === 0
           ? productById.get({ id })
-          : db.update(products).set(defined).where(eq(products.id, id)).returning(productColumns).get()
+          : db.update(products).set(defined).where(eq(products.id, id)).returning(productColumns).all()[0]
         return product ? { ok: true, product } : { ok: false, reason: 'product_not_found' }
       } catch (error) {
         if (isForeignKeyViolation(error)) return { ok: false, reason: 'category_not_found' }
@@ -145,7 +146,7 @@ export function createSqliteCatalogueRepository (db: SqliteDb): CatalogueReposit
       db.transaction((tx) => {
         for (const entry of entries) {
           const inserted = tx.insert(categories).values({ name: entry.category.trim() })
-            .onConflictDoNothing().returning(categoryColumns).get()
+            .onConflictDoNothing().returning(categoryColumns).all()[0]
           const category = inserted ?? tx.select(categoryColumns).from(categories)
             .where(sql`${categories.name} = ${entry.category.trim()} COLLATE NOCASE`).get()
           if (!category) throw new Error(`category ${entry.category} neither inserted nor found`)

@@ -44,13 +44,16 @@ export function createSqliteUserRepository (db: SqliteDb): UserRepository {
       return db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, id)).get()?.passwordHash
     },
 
+    // Writes outside a transaction read RETURNING with all(), never get(): get() hands back
+    // the row after the first step and resets the statement, and the autocommit's failure
+    // (SQLITE_FULL on a full disk) is then lost — a 201 for a row that was never stored.
     async create (input) {
       return db.insert(users).values({
         email: normaliseEmail(input.email),
         passwordHash: input.passwordHash,
         fullName: input.fullName ?? null,
         role: input.role ?? 'customer'
-      }).onConflictDoNothing({ target: users.email }).returning(publicColumns).get()
+      }).onConflictDoNothing({ target: users.email }).returning(publicColumns).all()[0]
     },
 
     async list (query) {
@@ -71,7 +74,7 @@ export function createSqliteUserRepository (db: SqliteDb): UserRepository {
         ...(defined.disabled === undefined
           ? {}
           : { tokenGeneration: sql`CASE WHEN ${ne(users.disabled, defined.disabled)} THEN ${bumpGeneration} ELSE ${users.tokenGeneration} END` })
-      }).where(eq(users.id, id)).returning(publicColumns).get()
+      }).where(eq(users.id, id)).returning(publicColumns).all()[0]
     },
 
     async setPasswordHash (id, passwordHash, { endSessions }) {
@@ -89,7 +92,7 @@ export function createSqliteUserRepository (db: SqliteDb): UserRepository {
 
     async promoteToAdmin (email) {
       return db.update(users).set({ role: 'admin' })
-        .where(eq(users.email, normaliseEmail(email))).returning(publicColumns).get()
+        .where(eq(users.email, normaliseEmail(email))).returning(publicColumns).all()[0]
     }
   }
 }
