@@ -467,7 +467,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        status: "ok" | "unavailable";
+                        /** @description `draining`: shutting down, so a load balancer stops sending here */
+                        status: "ok" | "unavailable" | "draining";
                         database: "ok" | "unavailable";
                         /** @description E-mails waiting to be sent */
                         outbox_backlog: number | null;
@@ -481,7 +482,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        status: "ok" | "unavailable";
+                        /** @description `draining`: shutting down, so a load balancer stops sending here */
+                        status: "ok" | "unavailable" | "draining";
                         database: "ok" | "unavailable";
                         /** @description E-mails waiting to be sent */
                         outbox_backlog: number | null;

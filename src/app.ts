@@ -14,6 +14,7 @@ import auth from '../plugins/auth.js'
 import mail from '../plugins/mail.js'
 import rateLimits from '../plugins/rate-limit.js'
 import httpSecurity, { API_SECURITY_HEADERS } from '../plugins/http-security.js'
+import shutdown from '../plugins/shutdown.js'
 import metrics from '../plugins/metrics.js'
 import productPages from '../plugins/product-pages.js'
 import healthRoutes from '../routes/health/index.js'
@@ -74,8 +75,17 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
     // A hop count is valid at run time; Fastify's typings only omit it.
     trustProxy: config.trustProxy as boolean | string,
     bodyLimit: 64 * 1024,
-    // A request that waits on nothing for 30 s is not coming back.
+    // Slow clients may hold a socket only so long: the headers within 10 s (Node's default
+    // is 60 s, and it only looks every 30 s, so a byte-a-second client kept it ~60–90 s),
+    // the whole request within 30 s; both checked every second.
     requestTimeout: 30_000,
+    http: { headersTimeout: 10_000, connectionsCheckingInterval: 1_000 },
+    // Longer than the 60 s idle timeout of common load balancers, so they close an idle
+    // kept-alive connection first and never send on one this side is closing.
+    keepAliveTimeout: 72_000,
+    // Requests that arrive while closing are answered by plugins/shutdown.ts in the API's
+    // error shape, not with Fastify's own 503 body.
+    return503OnClosing: false,
     // A caller's x-request-id (a proxy's, say) is kept so one id follows the request
     // through every log line; otherwise each request gets a fresh UUID.
     requestIdHeader: 'x-request-id',
@@ -93,6 +103,7 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
 
   // Infrastructure, once, on the root.
   await app.register(errorHandler)
+  await app.register(shutdown)
   // First, so its hooks time every route; it adds /metrics only when METRICS_ENABLED=true.
   await app.register(metrics)
   await app.register(httpSecurity)

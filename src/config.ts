@@ -38,6 +38,10 @@ export const EnvSchema = Type.Object({
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^,\\s]+(,https?://[^,\\s]+)*$' })),
   // How long a page of GET /products may be served from memory; other instances' writes show within it. 0: off.
   CATALOGUE_CACHE_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 1000 }),
+  // On SIGTERM: how long /health/ready answers 503 and requests are still served (with
+  // Connection: close) before the service stops listening, so a load balancer or Kubernetes
+  // can stop sending first; ends early once no connection is open. 0: stop at once.
+  SHUTDOWN_DRAIN_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 3000 }),
   METRICS_ENABLED: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' }),
   // OWASP's argon2id recommendation: m=19456 KiB, t=2, p=1.
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 4_194_304, default: 19_456 }),
@@ -81,6 +85,7 @@ export interface Config {
   hashQueueLimit: number
   catalogueCacheMs: number
   metricsEnabled: boolean
+  shutdownDrainMs: number
   corsOrigins: string[]
 }
 
@@ -154,6 +159,7 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
     hashQueueLimit: valid.HASH_QUEUE_LIMIT,
     catalogueCacheMs: valid.CATALOGUE_CACHE_MS,
     metricsEnabled: valid.METRICS_ENABLED === 'true',
+    shutdownDrainMs: valid.SHUTDOWN_DRAIN_MS,
     corsOrigins: valid.CORS_ORIGINS?.split(',') ?? []
   }
 }

@@ -13,10 +13,16 @@ try {
 
 const app = await buildApp(config)
 
-// SIGTERM/SIGINT: stop accepting, finish in-flight requests, close the database.
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-  if (err) app.log.error({ err }, 'closing after an error')
-  else app.log.info({ signal }, 'closing')
+// SIGTERM/SIGINT: drain (readiness 503, answers with Connection: close, at most
+// SHUTDOWN_DRAIN_MS), then stop accepting, finish in-flight requests, close the database.
+// After an uncaught error there is nothing to drain for: close at once.
+closeWithGrace({ delay: config.shutdownDrainMs + 10_000 }, async ({ signal, err }) => {
+  if (err) {
+    app.log.error({ err }, 'closing after an error')
+  } else {
+    app.log.info({ signal, drainMs: config.shutdownDrainMs }, 'draining, then closing')
+    await app.shutdown.drain(config.shutdownDrainMs)
+  }
   await app.close()
 })
 

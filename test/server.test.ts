@@ -40,7 +40,7 @@ t.test('the real server: register, log in with a form, call /users/me over HTTP,
   server.child.kill('SIGTERM')
   const [code] = await once(server.child, 'exit')
   t.equal(code, 0, 'a graceful stop exits 0')
-  t.match(server.output(), /"msg":"closing"/)
+  t.match(server.output(), /"msg":"draining, then closing"/)
   t.notMatch(server.output(), new RegExp(DEFAULT_PASSWORD), 'the password never reaches the log')
   t.notMatch(server.output(), new RegExp(accessToken.split('.')[2] ?? 'unreachable'), 'the token never reaches the log')
 })

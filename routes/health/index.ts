@@ -4,7 +4,9 @@ import { createOutboxRepository } from '../../src/mail/outbox.js'
 
 const Live = Type.Object({ status: Type.Literal('ok') })
 const Ready = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable'), Type.Literal('draining')], {
+    description: '`draining`: shutting down, so a load balancer stops sending here'
+  }),
   database: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
   outbox_backlog: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'E-mails waiting to be sent' })
 })
@@ -26,7 +28,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (_request, reply) => {
     try {
-      return { status: 'ok' as const, database: 'ok' as const, outbox_backlog: await outbox.backlog() }
+      const backlog = await outbox.backlog()
+      if (fastify.shutdown.phase !== 'serving') return reply.code(503).send({ status: 'draining', database: 'ok', outbox_backlog: backlog })
+      return { status: 'ok' as const, database: 'ok' as const, outbox_backlog: backlog }
     } catch {
       return reply.code(503).send({ status: 'unavailable', database: 'unavailable', outbox_backlog: null })
     }
