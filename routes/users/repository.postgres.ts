@@ -1,7 +1,9 @@
 import { and, asc, eq, gt, ne, sql } from 'drizzle-orm'
 import { type PgDb } from '../../src/db/index.js'
 import { users } from '../../src/db/schema.pg.js'
-import { definedOnly, normaliseEmail, type UserRepository } from './repository.js'
+import { definedOnly, normaliseEmail, type PublicUser, type UserRepository } from './repository.js'
+
+const USER_ROWS_BY_ID = 'SELECT id, email, full_name, role, disabled, token_generation, created_at FROM users WHERE id = ANY($1::bigint[])'
 
 
 const publicColumns = {
@@ -14,18 +16,69 @@ const publicColumns = {
   createdAt: users.createdAt
 }
 
+type UserRow = [id: string, email: string, fullName: string | null, role: PublicUser['role'], disabled: boolean, tokenGeneration: number, createdAt: string]
+const userOf = (row: UserRow): PublicUser => ({ id: Number(row[0]), email: row[1], fullName: row[2], role: row[3], disabled: row[4], tokenGeneration: row[5], createdAt: row[6] })
+
 export function createPostgresUserRepository (db: PgDb): UserRepository {
   // Named prepared statements: each pooled connection parses them once.
   const byId = db.select(publicColumns).from(users).where(eq(users.id, sql.placeholder('id'))).prepare('users_by_id')
+  const pool = db.$client
   const credentialsByEmail = db.select({ ...publicColumns, passwordHash: users.passwordHash })
     .from(users).where(eq(users.email, sql.placeholder('email'))).prepare('users_credentials_by_email')
+
+  // Every authenticated request reads its user's row here (plugins/auth.ts), so that a
+  // sign-out, disable or delete ends the user's tokens at once on every instance. The
+  // reads asked for while this loop turn handles its sockets go out together, as one
+  // named statement (`id = ANY($1)`, rows as arrays), after all of them arrived: each
+  // request still reads the row as committed after it arrived, never an earlier read's
+  // answer. While as many batches as the pool has connections are in flight, new
+  // requests gather into the next batch, so one round trip serves many requests.
+  interface Waiter { resolve: (user: PublicUser | undefined) => void, reject: (error: unknown) => void }
+  let pending = new Map<number, Waiter[]>()
+  let scheduled = false
+  let inFlight = 0
+  const maxInFlight = Math.max(1, pool.options.max ?? 10)
+  function findById (id: number): Promise<PublicUser | undefined> {
+    return new Promise((resolve, reject) => {
+      const waiters = pending.get(id)
+      if (waiters) waiters.push({ resolve, reject })
+      else pending.set(id, [{ resolve, reject }])
+      if (!scheduled && inFlight < maxInFlight) {
+        scheduled = true
+        setImmediate(dispatch)
+      }
+    })
+  }
+  function dispatch () {
+    scheduled = false
+    if (pending.size === 0 || inFlight >= maxInFlight) return
+    const batch = pending
+    pending = new Map()
+    inFlight++
+    pool.query<UserRow>({ name: 'users_rows_by_id', text: USER_ROWS_BY_ID, values: [[...batch.keys()]], rowMode: 'array' }).then(({ rows }) => {
+      for (const row of rows) {
+        const user = userOf(row)
+        for (const waiter of batch.get(user.id) ?? []) waiter.resolve(user)
+        batch.delete(user.id)
+      }
+      for (const waiters of batch.values()) for (const waiter of waiters) waiter.resolve(undefined)
+    }, (error: unknown) => {
+      for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(error)
+    }).finally(() => {
+      inFlight--
+      // Requests that arrived while every connection was busy: their batch goes now.
+      if (pending.size > 0 && !scheduled) {
+        scheduled = true
+        setImmediate(dispatch)
+      }
+    })
+  }
+
   const bumpGeneration = sql`${users.tokenGeneration} + 1`
   const first = <T>(rows: T[]): T | undefined => rows[0]
 
   return {
-    async findById (id) {
-      return first(await byId.execute({ id }))
-    },
+    findById,
 
     async findWithCredentials (email) {
       return first(await credentialsByEmail.execute({ email: normaliseEmail(email) }))
