@@ -32,7 +32,6 @@ export const errors = {
   OrderNotFound: createError('ORDER_NOT_FOUND', 'Order not found', 404),
   OrderNotCancellable: createError('ORDER_NOT_CANCELLABLE', 'Only a placed order can be cancelled', 409),
   InvalidStatusTransition: createError('INVALID_STATUS_TRANSITION', 'An order cannot move from %s to %s', 409),
-  IdempotencyInProgress: createError('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still running', 409),
 
   ServiceUnavailable: createError('SERVICE_UNAVAILABLE', '%s', 503),
   DatabaseUnavailable: createError('DATABASE_UNAVAILABLE', 'The database is not answering; retry shortly', 503),
