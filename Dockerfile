@@ -43,8 +43,9 @@ EXPOSE 3000
 # No curl in the image: Node's fetch asks the readiness route.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Node is PID 1 and receives SIGTERM itself: close-with-grace stops accepting,
-# finishes in-flight requests and closes the database (force exit after 10 s).
+# Node is PID 1 and receives SIGTERM itself: the service drains (SHUTDOWN_DRAIN_MS),
+# stops accepting, finishes in-flight requests and closes the database; it exits at
+# the latest 10 s after the drain, so give `docker stop` 20 s.
 STOPSIGNAL SIGTERM
 # As npm start: the young-generation cap, and the entry point that sizes libuv's pool
 # before any ES module loads. Operator commands: node dist/src/cli/migrate.js,
