@@ -4,18 +4,20 @@ import type { FastifyError } from 'fastify'
 import { errors, OAuthError } from '../src/errors.js'
 import { databaseFault } from '../src/db/index.js'
 
-// Fastify's own request errors, under the codes our clients see.
+const codeOfType = (ErrorType: (typeof errors)[keyof typeof errors]) => new ErrorType().code
+
+// Fastify's own request errors, under the codes our clients see (all from the registry).
 const FASTIFY_CODES: Record<string, string> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_CONTENT_LENGTH',
-  FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE'
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: codeOfType(errors.UnsupportedMediaType),
+  FST_ERR_CTP_BODY_TOO_LARGE: codeOfType(errors.PayloadTooLarge),
+  FST_ERR_CTP_EMPTY_JSON_BODY: codeOfType(errors.InvalidJson),
+  FST_ERR_CTP_INVALID_JSON_BODY: codeOfType(errors.InvalidJson),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: codeOfType(errors.InvalidContentLength),
+  FST_ERR_CTP_EMPTY_TYPE: codeOfType(errors.UnsupportedMediaType),
+  FST_ERR_CTP_INVALID_TYPE: codeOfType(errors.UnsupportedMediaType)
 }
 
-const ourCodes = new Set<string>(Object.values(errors).map((ErrorType) => new ErrorType().code))
+const ourCodes = new Set<string>(Object.values(errors).map(codeOfType))
 
 // RFC 6750 §3: no credentials → a bare challenge; rejected credentials → invalid_token.
 const CHALLENGES: Record<string, string> = {
@@ -24,12 +26,13 @@ const CHALLENGES: Record<string, string> = {
 }
 
 function codeOf (error: FastifyError, statusCode: number): string {
-  if (error.validation) return 'VALIDATION_ERROR'
+  if (error.validation) return codeOfType(errors.ValidationFailed)
   if (ourCodes.has(error.code)) return error.code
   if (FASTIFY_CODES[error.code]) return FASTIFY_CODES[error.code] as string
   // JSON.parse failures (and __proto__ poisoning) come without a code.
-  if (statusCode === 400 && error instanceof SyntaxError) return 'INVALID_JSON'
-  return (STATUS_CODES[statusCode] ?? 'Error').toUpperCase().replace(/[^A-Z]+/g, '_')
+  if (statusCode === 400 && error instanceof SyntaxError) return codeOfType(errors.InvalidJson)
+  // Any other refusal (a plugin's 4xx without a code of ours) still answers with a registered code.
+  return codeOfType(errors.BadRequest)
 }
 
 export default fp(async function errorHandler (fastify) {
@@ -51,9 +54,9 @@ export default fp(async function errorHandler (fastify) {
     if (statusCode >= 500) {
       return reply.code(statusCode).send({
         statusCode,
-        code: ours ? error.code : 'INTERNAL_ERROR',
+        code: ours ? error.code : codeOfType(errors.InternalError),
         error: STATUS_CODES[statusCode] ?? 'Internal Server Error',
-        message: ours ? error.message : 'Something went wrong on our side'
+        message: ours ? error.message : new errors.InternalError().message
       })
     }
     const code = codeOf(error, statusCode)

@@ -73,7 +73,7 @@ export default fp<MailWorkerOptions>(async function mail (fastify, options) {
   async function deliver (mail: QueuedMail) {
     if (!transport) {
       // Development without SMTP_URL: the log is the mailbox. This line carries the
-      // whole body, and a password reset body holds a live reset token (API.md: "without
+      // whole body, and a password reset body holds a live reset token (docs/API.md: "without
       // SMTP_URL, e-mails are written to the log"); production sets SMTP_URL.
       log.info({ mailId: mail.id, to: mail.to, subject: mail.subject, text: mail.text, containsSecrets: true },
         'e-mail not sent (no SMTP_URL): logged instead, body may hold a reset token')

@@ -5,6 +5,7 @@ import AjvCompiler, { type BuildCompilerFromPool } from '@fastify/ajv-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import { lazyChildLoggerFactory } from './lazy-logger.js'
+import { errors } from './errors.js'
 import { createUserRepository } from '../routes/users/repository.js'
 import errorHandler from '../plugins/error-handler.js'
 import db from '../plugins/db.js'
@@ -61,13 +62,13 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
     // The router's own refusals (an undecodable path, a path parameter over 100 characters) run
     // no hook and skip the error handler: answer them here, in the API's shape, with its headers.
     frameworkErrors: (error, request, reply) => {
-      const statusCode = error.statusCode ?? 400
+      const refusal = error.statusCode === 414 ? new errors.UriTooLong() : new errors.BadUrl()
       // Fastify types this reply by route generics that no route here has: plain reply methods only.
-      ;(reply as unknown as FastifyReply).code(statusCode).headers(API_SECURITY_HEADERS).header('x-request-id', request.id).send({
-        statusCode,
-        code: statusCode === 414 ? 'URI_TOO_LONG' : 'BAD_URL',
-        error: STATUS_CODES[statusCode] ?? 'Bad Request',
-        message: statusCode === 414 ? 'A path segment is too long' : 'The URL is not valid'
+      ;(reply as unknown as FastifyReply).code(refusal.statusCode).headers(API_SECURITY_HEADERS).header('x-request-id', request.id).send({
+        statusCode: refusal.statusCode,
+        code: refusal.code,
+        error: STATUS_CODES[refusal.statusCode],
+        message: refusal.message
       })
     },
     // A caller's logger options (a test's stream, say) refine the service's: they never drop its redaction.

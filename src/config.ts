@@ -6,7 +6,7 @@ import threadPool from './thread-pool.cjs'
 const PositiveInt = (defaultValue: number, maximum = 2 ** 31 - 1) =>
   Type.Integer({ minimum: 1, maximum, default: defaultValue })
 
-// Every variable of API.md's configuration table, plus the argon2 cost knobs.
+// Every variable of docs/API.md's configuration table, plus the argon2 cost knobs.
 // Values arrive as strings; Value.Convert turns digit strings into numbers so a
 // non-number is reported against the variable that carried it.
 export const EnvSchema = Type.Object({

@@ -11,6 +11,10 @@ export const errors = {
   InvalidJson: createError('INVALID_JSON', 'The request body is not valid JSON', 400),
   UnsupportedMediaType: createError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type %s is not supported here', 415),
   PayloadTooLarge: createError('PAYLOAD_TOO_LARGE', 'The request body is too large', 413),
+  InvalidContentLength: createError('INVALID_CONTENT_LENGTH', 'Content-Length does not match the body', 400),
+  BadUrl: createError('BAD_URL', 'The URL is not valid', 400),
+  UriTooLong: createError('URI_TOO_LONG', 'A path segment is too long', 414),
+  BadRequest: createError('BAD_REQUEST', '%s', 400),
   InvalidCursor: createError('INVALID_CURSOR', 'The cursor is not one this service issued', 400),
 
   UserNotFound: createError('USER_NOT_FOUND', 'User not found', 404),
@@ -33,6 +37,7 @@ export const errors = {
   OrderNotCancellable: createError('ORDER_NOT_CANCELLABLE', 'Only a placed order can be cancelled', 409),
   InvalidStatusTransition: createError('INVALID_STATUS_TRANSITION', 'An order cannot move from %s to %s', 409),
 
+  InternalError: createError('INTERNAL_ERROR', 'Something went wrong on our side', 500),
   ServiceUnavailable: createError('SERVICE_UNAVAILABLE', '%s', 503),
   DatabaseUnavailable: createError('DATABASE_UNAVAILABLE', 'The database is not answering; retry shortly', 503),
   StorageFull: createError('STORAGE_FULL', 'The database has no room to store this; nothing was changed', 507)

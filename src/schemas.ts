@@ -1,6 +1,6 @@
 import { Type, type TSchema, type TProperties, type TObject } from '@sinclair/typebox'
 
-/** Request bodies reject unknown fields (API.md); responses declare every field they send. */
+/** Request bodies reject unknown fields (docs/API.md); responses declare every field they send. */
 export const StrictObject = <T extends TProperties>(properties: T, options: { $id?: string, description?: string } = {}): TObject<T> =>
   Type.Object(properties, { additionalProperties: false, ...options })
 

@@ -85,7 +85,7 @@ export interface OrderBody {
   created_at: string
 }
 
-/** The standard 4xx body of API.md. */
+/** The standard 4xx body of docs/API.md. */
 export const errorBody = (statusCode: number, code: string, message: string) => ({
   statusCode,
   code,

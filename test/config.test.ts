@@ -1,7 +1,15 @@
+import fs from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { ConfigError, EnvSchema, loadConfig } from '../src/config.js'
 
-t.test('defaults match API.md\'s configuration table', async (t) => {
+t.test('every variable the service reads is in the README\'s configuration table', async (t) => {
+  const readme = fs.readFileSync(path.resolve(import.meta.dirname, '..', 'README.md'), 'utf8')
+  const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1))
+  t.same(Object.keys(EnvSchema.properties).filter((name) => !table.includes(`\`${name}\``)), [])
+})
+
+t.test('defaults match docs/API.md\'s configuration table', async (t) => {
   const config = loadConfig({})
   t.match(config, {
     host: '127.0.0.1',
@@ -15,7 +23,8 @@ t.test('defaults match API.md\'s configuration table', async (t) => {
     trustProxy: false,
     currency: 'USD',
     logLevel: 'info',
-    argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 }
+    argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 },
+    shutdownDrainMs: 3000
   })
   t.ok(config.dataDir.endsWith('/data'), 'DATA_DIR defaults to ./data, resolved')
   t.equal(config.smtpUrl, undefined)
@@ -42,6 +51,7 @@ t.test('a bad value stops the start with a message naming the variable', async (
     [{ LOGIN_RATE_LIMIT: 'many' }, 'LOGIN_RATE_LIMIT'],
     [{ CURRENCY: 'usd' }, 'CURRENCY'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ SHUTDOWN_DRAIN_MS: '-1' }, 'SHUTDOWN_DRAIN_MS'],
     [{ JWT_ISSUER: 'not a url' }, 'JWT_ISSUER'],
     [{ SMTP_URL: 'http://mail' }, 'SMTP_URL'],
     [{ ADMIN_EMAIL: 'admin@example.test' }, 'ADMIN_PASSWORD'],

@@ -8,7 +8,7 @@ import { createAuthRepositories } from './repository.js'
 
 const ACCEPTED = { message: 'If the address is registered, an e-mail with a reset token is on its way' }
 
-// POST /auth/password-reset and /auth/password-reset/confirm (API.md, Tokens).
+// POST /auth/password-reset and /auth/password-reset/confirm (docs/API.md, Tokens).
 const passwordResetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   // JSON only, like the rest of the API: the form parser is for the OAuth endpoints beside these.
   fastify.removeContentTypeParser('application/x-www-form-urlencoded')

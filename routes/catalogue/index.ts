@@ -15,7 +15,7 @@ import {
  */
 const sendSerialised = (reply: FastifyReply, body: Buffer) => reply.type('application/json; charset=utf-8').send(body)
 
-// Routes of API.md's catalogue section. Registered without a prefix: it owns two collections.
+// Routes of docs/API.md's catalogue section. Registered without a prefix: it owns two collections.
 const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const catalogue = createCatalogueRepository(fastify.store)
   const productBody = toProduct(fastify.config.currency)

@@ -30,7 +30,7 @@ export interface Operation {
   bodyRequired: boolean
   /** A token is needed: the operation's `security` names a scheme. */
   secured: boolean
-  /** Declares 403: only some roles may call it (API.md: 403 is about the caller's role). */
+  /** Declares 403: only some roles may call it (docs/API.md: 403 is about the caller's role). */
   roleRestricted: boolean
   responses: Record<string, DeclaredResponse>
 }

@@ -9,7 +9,7 @@ import { build, createUser, login, type App, type TestUser } from '../helper.js'
 // operations are admin-only is found by probing with a customer's token, and
 // every secured, non-admin operation with an id in its path is exercised as
 // "user B holds user A's id". A route added tomorrow joins the matrix by itself;
-// what is listed here is only the contract (API.md) the probe must agree with.
+// what is listed here is only the contract (docs/API.md) the probe must agree with.
 
 const CONTRACT_ADMIN = [
   'GET /users', 'PATCH /users/{id}', 'POST /categories', 'DELETE /categories/{id}',
@@ -160,7 +160,7 @@ t.test('admin operations: found by probing, 403 for a customer, 401 without a to
   const idFor = await fixtures(app)
   const admin = await probeAdminOperations(t, app, operations, document, idFor)
   t.comment(`admin operations found by probing: ${[...admin].sort().join(', ')}`)
-  t.same([...admin].sort(), CONTRACT_ADMIN, 'the operations a customer is refused are exactly API.md\'s admin operations')
+  t.same([...admin].sort(), CONTRACT_ADMIN, 'the operations a customer is refused are exactly docs/API.md\'s admin operations')
 
   const customer = await createUser(app)
   const anAdmin = await createUser(app, { role: 'admin' })
@@ -266,5 +266,5 @@ t.test('user-owned resources: user B holding user A\'s id gets the 404 of a miss
   t.comment(`cart answers to B holding A's product id: ${cartAnswers.join('; ') || 'none'}`)
   t.ok(covered.length > 0, 'the matrix covered some operations')
   t.same(covered.sort(), expected.map((op) => op.name).sort(), 'every secured, non-admin operation with a path parameter was covered')
-  t.same(covered.sort(), CONTRACT_OWNED, 'and they are API.md\'s user-owned operations')
+  t.same(covered.sort(), CONTRACT_OWNED, 'and they are docs/API.md\'s user-owned operations')
 })

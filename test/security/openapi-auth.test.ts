@@ -4,7 +4,7 @@ import { build, createUser, type App } from '../helper.js'
 
 // The route list comes from the live OpenAPI document, never from a list kept
 // here: a route added tomorrow is checked tomorrow. What is listed here is the
-// contract (API.md) the document must match.
+// contract (docs/API.md) the document must match.
 
 const PUBLIC = [
   'POST /users', 'POST /auth/token', 'POST /auth/revoke', 'POST /auth/password-reset', 'POST /auth/password-reset/confirm',

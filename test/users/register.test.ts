@@ -2,7 +2,7 @@ import type { InjectOptions } from 'fastify'
 import t from 'tap'
 import { build, createUser, login, asUser, DEFAULT_PASSWORD, type App, type TestUser } from '../helper.js'
 
-// POST /users (API.md, Users): public registration.
+// POST /users (docs/API.md, Users): public registration.
 
 const errorBody = (statusCode: number, code: string, error: string, message: string) => ({ statusCode, code, error, message })
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
