@@ -15,6 +15,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import pg from 'pg'
 import autocannon, { type Options, type Request as LoadRequest, type Result } from 'autocannon'
 import { serviceArgs } from './start-command.js'
 import { pgbench, processTicks, startBenchCluster, ticksToMs, type BenchCluster } from './postgres.js'
@@ -343,7 +344,13 @@ if (POOL_SIZES) {
   const seeded = await seed(seeding.url)
   await stop(seeding.child)
   const sizes: Array<{ poolSize: number, usersMeRps: number, usersMeP99: number, ordersPerSecond: number, checkoutP99: number, non2xx: string, pgCpuUsPerOrder?: number }> = []
+  // The e-mails a size's checkout queued would be sent during the next size's
+  // measurements (the worker starts with the service): marked sent in between.
+  const admin = new pg.Client({ connectionString: databaseUrl })
+  await admin.connect()
   for (const poolSize of POOL_SIZES) {
+    await admin.query('UPDATE mail_outbox SET sent_at = 0 WHERE sent_at IS NULL')
+    await admin.query('VACUUM ANALYZE')
     const service = await start(serviceArgs, { ...env, ...storeEnv, DATABASE_POOL_SIZE: String(poolSize) })
     servicePid = service.child.pid
     const me = await measure(`pool ${poolSize}: GET /users/me`, usersMe(service.url, seeded.tokens))
@@ -351,6 +358,7 @@ if (POOL_SIZES) {
     sizes.push({ poolSize, usersMeRps: me.rps, usersMeP99: me.p99, ordersPerSecond: Math.round(checkout.rps / 2), checkoutP99: checkout.p99, non2xx: [me.non2xxStatuses, checkout.non2xxStatuses].filter(Boolean).join('; '), pgCpuUsPerOrder: checkout.pgCpuUs === undefined ? undefined : checkout.pgCpuUs * 2 })
     await stop(service.child)
   }
+  await admin.end()
   cluster.stop()
   fs.rmSync(dataDir, { recursive: true, force: true })
   console.log(`\n${new Date().toISOString()} · ${machine.cpus} × ${machine.cpu} · Node ${machine.node} · service on CPU 0, PostgreSQL (${cluster.settings}) on CPU ${PG_CPUS}, load on CPU 1 · load average before ${machine.load.join(' ')}\n`)
