@@ -5,13 +5,14 @@ import os from 'node:os'
 import path from 'node:path'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { schema } from '../src/db/index.js'
 
 const ORDERS = Number(process.env.ORDERS ?? 2000)
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'checkout-bench-'))
 const app = await buildApp(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', SMTP_URL: 'smtp://127.0.0.1:1', ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' }))
 await app.ready()
-const product = app.db.insert(schema.products).values({ name: 'Bench mug', priceCents: 999, stock: 10_000_000 }).returning().get()
+const created = await app.repos.catalogue.createProduct({ name: 'Bench mug', priceCents: 999, stock: 10_000_000 })
+if (!created.ok) throw new Error(created.reason)
+const product = created.product
 await app.inject({ method: 'POST', url: '/users', payload: { email: 'bench@example.test', password: 'correct horse battery' } })
 const login = await app.inject({ method: 'POST', url: '/auth/token', payload: { username: 'bench@example.test', password: 'correct horse battery' } })
 const headers = { authorization: `Bearer ${login.json().access_token as string}` }

@@ -17,8 +17,8 @@ const store = await openStore({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), '
 await store.close()
 const client = new pg.Client({ connectionString: url })
 await client.connect()
-await client.query(`INSERT INTO users (email, password_hash, created_at) SELECT 'u' || i || '@bench.test', 'x', '2026-01-01' FROM generate_series(1, 200) i`)
-await client.query(`INSERT INTO products (name, price_cents, stock, created_at) SELECT 'Bench product ' || i, 999 + i, 100000000, '2026-01-01' FROM generate_series(1, 25) i`)
+await client.query('INSERT INTO users (email, password_hash, created_at) SELECT \'u\' || i || \'@bench.test\', \'x\', \'2026-01-01\' FROM generate_series(1, 200) i')
+await client.query('INSERT INTO products (name, price_cents, stock, created_at) SELECT \'Bench product \' || i, 999 + i, 100000000, \'2026-01-01\' FROM generate_series(1, 25) i')
 await client.end()
 
 const USER_ROW = 'SELECT id, email, full_name, role, disabled, token_generation, created_at FROM users WHERE id = :uid;'

@@ -138,8 +138,13 @@ execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecommerce-bench-'))
 // Request logging off (warn): at 10k+ req/s the log, not the service, would be measured.
 const env = {
-  DATA_DIR: dataDir, LOG_LEVEL: 'warn', SMTP_URL: '', ADMIN_EMAIL: 'admin@bench.test', ADMIN_PASSWORD: PASSWORD,
-  LOGIN_RATE_LIMIT: '100000000', LOGIN_MAX_FAILURES: '100000000'
+  DATA_DIR: dataDir,
+  LOG_LEVEL: 'warn',
+  SMTP_URL: '',
+  ADMIN_EMAIL: 'admin@bench.test',
+  ADMIN_PASSWORD: PASSWORD,
+  LOGIN_RATE_LIMIT: '100000000',
+  LOGIN_MAX_FAILURES: '100000000'
 }
 
 interface Seeded { productIds: number[], tokens: string[], emails: string[], userIds: number[] }
@@ -250,10 +255,12 @@ async function servicePass (store: string, storeEnv: Record<string, string>): Pr
   const login = QUICK ? { rps: NaN } : await measure('POST /auth/token (login)', { url: api, connections: 8, requests: [loginRequest] })
 
   // Protected reads while a login storm runs.
-  const [storm, reads] = QUICK ? [undefined, { requests: { average: NaN }, latency: { p50: NaN, p99: NaN }, non2xx: 0, errors: 0, timeouts: 0 }] : await Promise.all([
-    fire({ url: api, connections: 32, duration: DURATION_S, requests: [loginRequest] }),
-    fire(usersMe(api, tokens, 10))
-  ])
+  const [storm, reads] = QUICK
+    ? [undefined, { requests: { average: NaN }, latency: { p50: NaN, p99: NaN }, non2xx: 0, errors: 0, timeouts: 0 }]
+    : await Promise.all([
+      fire({ url: api, connections: 32, duration: DURATION_S, requests: [loginRequest] }),
+      fire(usersMe(api, tokens, 10))
+    ])
   if (!QUICK) rows.push({ scenario: 'GET /users/me during a login storm', rps: Math.round(reads.requests.average), p50: reads.latency.p50, p99: reads.latency.p99, non2xx: reads.non2xx, errors: reads.errors + reads.timeouts, ratio: +(reads.requests.average / baselineRps).toFixed(2) })
   if (storm) console.log(`  storm: ${Math.round(storm.requests.average)} logins/s (${storm.non2xx} non-2xx${storm.non2xx ? ` ${non2xxStatuses(storm)}` : ''}: 503s would be the bounded queue); /users/me p99 ${reads.latency.p99} ms`)
 
@@ -438,7 +445,9 @@ if (postgres) {
 }
 
 const results = {
-  date: new Date().toISOString(), machine, settings: { warmupSeconds: WARMUP_S, durationSeconds: DURATION_S, connections: CONNECTIONS, users: USERS, postgres: cluster?.settings, postgresCpus: cluster ? PG_CPUS : undefined, poolSize: cluster ? POOL_SIZE : undefined },
+  date: new Date().toISOString(),
+  machine,
+  settings: { warmupSeconds: WARMUP_S, durationSeconds: DURATION_S, connections: CONNECTIONS, users: USERS, postgres: cluster?.settings, postgresCpus: cluster ? PG_CPUS : undefined, poolSize: cluster ? POOL_SIZE : undefined },
   baseline: rows[0],
   passes: passes.map((pass) => ({ ...pass, seeded: undefined, goals: goalsOf(pass).map(([goal, value, ok]) => ({ goal, value, met: ok(value) })) })),
   pgbench: ceilings,

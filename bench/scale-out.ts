@@ -127,8 +127,13 @@ if (!server) throw new Error('PostgreSQL binaries not found (postgresql-15)')
 const keyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ecommerce-bench-key-')), 'key.pem')
 fs.writeFileSync(keyFile, crypto.generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 })
 const base = {
-  LOG_LEVEL: 'warn', SMTP_URL: '', ADMIN_EMAIL: 'admin@bench.test', ADMIN_PASSWORD: PASSWORD,
-  LOGIN_RATE_LIMIT: '100000000', LOGIN_MAX_FAILURES: '100000000', JWT_PRIVATE_KEY_FILE: keyFile
+  LOG_LEVEL: 'warn',
+  SMTP_URL: '',
+  ADMIN_EMAIL: 'admin@bench.test',
+  ADMIN_PASSWORD: PASSWORD,
+  LOGIN_RATE_LIMIT: '100000000',
+  LOGIN_MAX_FAILURES: '100000000',
+  JWT_PRIVATE_KEY_FILE: keyFile
 }
 const dataDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ecommerce-bench-'))
 

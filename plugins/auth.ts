@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify
 import { errors } from '../src/errors.js'
 import { loadKeyRing, type KeyRing, type SigningKey } from '../src/keys.js'
 import { ErrorRef } from '../src/schemas.js'
-import { createUserRepository, type PublicUser } from '../routes/users/repository.js'
+import type { PublicUser } from '../src/store/users.js'
 
 /** Who may call a route. Undeclared means 'user': secure by default. */
 export type AuthLevel = 'public' | 'user' | 'admin'
@@ -55,7 +55,7 @@ export default fp(async function auth (fastify) {
       'which instances on other machines do not have; set the same JWT_PRIVATE_KEY_FILE on every instance')
   }
   const startKey = keyRing.active
-  const users = createUserRepository(fastify.store)
+  const { users } = fastify.repos
 
   // @fastify/jwt signs. Verifying goes to fast-jwt directly, one verifier per key: the
   // kid picks the verifier, and it accepts only its key's algorithm, so an unknown kid or
@@ -139,21 +139,21 @@ export default fp(async function auth (fastify) {
 
   async function authenticate (request: FastifyRequest, _reply: FastifyReply) {
     const authorization = request.headers.authorization ?? ''
-    if (!/^Bearer\s/i.test(authorization)) throw new errors.Unauthorized()
+    if (!/^Bearer\s/i.test(authorization)) throw new errors.UNAUTHORIZED()
     // Exactly "Bearer <token>", as RFC 6750 writes it; anything else is not a token of ours.
     const match = /^Bearer ([A-Za-z0-9_.~+/=-]+)$/i.exec(authorization)
     const claims = match?.[1] === undefined ? undefined : verifiedClaims(match[1])
-    if (!claims) throw new errors.InvalidToken()
+    if (!claims) throw new errors.INVALID_TOKEN()
     // The token is only as good as its user today: deleted, disabled or signed out ends it.
     // sub is a string of digits as we issue it (RFC 9068); a number would pass the regex by coercion.
     const user = typeof claims.sub === 'string' && /^[1-9][0-9]{0,14}$/.test(claims.sub) ? await users.findById(Number(claims.sub)) : undefined
-    if (!user || user.disabled || user.tokenGeneration !== claims.gen) throw new errors.InvalidToken()
+    if (!user || user.disabled || user.tokenGeneration !== claims.gen) throw new errors.INVALID_TOKEN()
     request.user = user
   }
   fastify.decorate('authenticate', authenticate)
 
   async function requireAdmin (request: FastifyRequest) {
-    if (request.user.role !== 'admin') throw new errors.Forbidden()
+    if (request.user.role !== 'admin') throw new errors.FORBIDDEN()
   }
 
   // One declaration per route drives both the hooks and the OpenAPI `security`,

@@ -1,27 +1,21 @@
 import fp from 'fastify-plugin'
-import type Database from 'better-sqlite3'
-import { openStore, type Db, type Store } from '../src/db/index.js'
+import { openStore, type Store } from '../src/db/index.js'
+import { createRepositories, type Repositories } from '../src/store/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The data store, SQLite or PostgreSQL; repositories take it. */
+    /** Every repository, made once at start over the configured store. */
+    repos: Repositories
+    /** The connection the repositories were made from (SQLite or PostgreSQL); tests read it. */
     store: Store
-    /** The SQLite store's drizzle database (tests and tools); throws on PostgreSQL. */
-    db: Db
-    /** The SQLite store's connection (tests and tools); throws on PostgreSQL. */
-    sqlite: Database.Database
   }
 }
 
+// Opens SQLite or PostgreSQL (DATABASE_URL), migrates it, and makes the repositories once.
 export default fp(async function db (fastify) {
   const { config } = fastify
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize })
-  fastify.decorate('store', { getter: () => store })
-  const sqliteOnly = <T>(pick: (store: Extract<Store, { dialect: 'sqlite' }>) => T) => () => {
-    if (store.dialect !== 'sqlite') throw new Error('this is the PostgreSQL store: use fastify.store')
-    return pick(store)
-  }
-  fastify.decorate('db', { getter: sqliteOnly((sqlite) => sqlite.db) })
-  fastify.decorate('sqlite', { getter: sqliteOnly((sqlite) => sqlite.db.$client) })
   fastify.addHook('onClose', async () => store.close())
+  fastify.decorate('store', { getter: () => store })
+  fastify.decorate('repos', await createRepositories(store, { loginMaxFailures: config.loginMaxFailures }))
 }, { name: 'db', dependencies: [] })

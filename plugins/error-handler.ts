@@ -4,20 +4,21 @@ import type { FastifyError } from 'fastify'
 import { errors, OAuthError } from '../src/errors.js'
 import { databaseFault } from '../src/db/index.js'
 
-const codeOfType = (ErrorType: (typeof errors)[keyof typeof errors]) => new ErrorType().code
+// Keys of the registry are the codes, so a code written here is checked against it.
+type Code = keyof typeof errors
 
 // Fastify's own request errors, under the codes our clients see (all from the registry).
-const FASTIFY_CODES: Record<string, string> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: codeOfType(errors.UnsupportedMediaType),
-  FST_ERR_CTP_BODY_TOO_LARGE: codeOfType(errors.PayloadTooLarge),
-  FST_ERR_CTP_EMPTY_JSON_BODY: codeOfType(errors.InvalidJson),
-  FST_ERR_CTP_INVALID_JSON_BODY: codeOfType(errors.InvalidJson),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: codeOfType(errors.InvalidContentLength),
-  FST_ERR_CTP_EMPTY_TYPE: codeOfType(errors.UnsupportedMediaType),
-  FST_ERR_CTP_INVALID_TYPE: codeOfType(errors.UnsupportedMediaType)
+const FASTIFY_CODES: Record<string, Code> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_CONTENT_LENGTH',
+  FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE'
 }
 
-const ourCodes = new Set<string>(Object.values(errors).map(codeOfType))
+const ourCodes = new Set<string>(Object.keys(errors))
 
 // RFC 6750 §3: no credentials → a bare challenge; rejected credentials → invalid_token.
 const CHALLENGES: Record<string, string> = {
@@ -26,13 +27,13 @@ const CHALLENGES: Record<string, string> = {
 }
 
 function codeOf (error: FastifyError, statusCode: number): string {
-  if (error.validation) return codeOfType(errors.ValidationFailed)
+  if (error.validation) return 'VALIDATION_ERROR' satisfies Code
   if (ourCodes.has(error.code)) return error.code
   if (FASTIFY_CODES[error.code]) return FASTIFY_CODES[error.code] as string
   // JSON.parse failures (and __proto__ poisoning) come without a code.
-  if (statusCode === 400 && error instanceof SyntaxError) return codeOfType(errors.InvalidJson)
+  if (statusCode === 400 && error instanceof SyntaxError) return 'INVALID_JSON' satisfies Code
   // Any other refusal (a plugin's 4xx without a code of ours) still answers with a registered code.
-  return codeOfType(errors.BadRequest)
+  return 'BAD_REQUEST' satisfies Code
 }
 
 export default fp(async function errorHandler (fastify) {
@@ -40,7 +41,7 @@ export default fp(async function errorHandler (fastify) {
     // The database's faults answer as such, logged once with their cause: a client may retry.
     const fault = databaseFault(raw)
     if (fault) request.log.error({ err: raw }, 'database fault')
-    const error: FastifyError = fault === 'full' ? new errors.StorageFull() : fault === 'unavailable' ? new errors.DatabaseUnavailable() : raw
+    const error: FastifyError = fault === 'full' ? new errors.STORAGE_FULL() : fault === 'unavailable' ? new errors.DATABASE_UNAVAILABLE() : raw
     if (error instanceof OAuthError) {
       return reply.code(error.statusCode).header('cache-control', 'no-store')
         .send({ error: error.error, error_description: error.description })
@@ -54,9 +55,9 @@ export default fp(async function errorHandler (fastify) {
     if (statusCode >= 500) {
       return reply.code(statusCode).send({
         statusCode,
-        code: ours ? error.code : codeOfType(errors.InternalError),
+        code: ours ? error.code : 'INTERNAL_ERROR' satisfies Code,
         error: STATUS_CODES[statusCode] ?? 'Internal Server Error',
-        message: ours ? error.message : new errors.InternalError().message
+        message: ours ? error.message : new errors.INTERNAL_ERROR().message
       })
     }
     const code = codeOf(error, statusCode)
@@ -72,6 +73,6 @@ export default fp(async function errorHandler (fastify) {
   })
 
   fastify.setNotFoundHandler((request, reply) => {
-    reply.send(new errors.RouteNotFound(`${request.method} ${request.url.split('?')[0]}`))
+    reply.send(new errors.ROUTE_NOT_FOUND(`${request.method} ${request.url.split('?')[0]}`))
   })
 }, { name: 'error-handler' })

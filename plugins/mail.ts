@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Transporter } from 'nodemailer'
-import { createOutboxRepository, type QueuedMail } from '../src/mail/outbox.js'
+import type { QueuedMail } from '../src/store/outbox.js'
 
 export interface MailWorkerOptions {
   /** How often an idle worker looks for due mail. */
@@ -56,17 +56,17 @@ export default fp<MailWorkerOptions>(async function mail (fastify, options) {
   // Longer than any send may take, so no other instance takes a row mid-send.
   const leaseMs = BATCH * sendTimeoutMs + 10_000
   const { smtpUrl, mailFrom } = fastify.config
-  const outbox = createOutboxRepository(fastify.store)
+  const { outbox } = fastify.repos
   const log = fastify.log.child({ component: 'mail' })
   const transport: Transporter | undefined = smtpUrl
     // nodemailer loads only when there is an SMTP server to talk to.
     ? (await import('nodemailer')).default.createTransport({
-      url: smtpUrl,
-      // A dead or hanging mail server must not stall the worker.
-      connectionTimeout: 5000,
-      greetingTimeout: 5000,
-      socketTimeout: 10_000
-    })
+        url: smtpUrl,
+        // A dead or hanging mail server must not stall the worker.
+        connectionTimeout: 5000,
+        greetingTimeout: 5000,
+        socketTimeout: 10_000
+      })
     : undefined
   if (!transport) log.warn('SMTP_URL is not set: e-mails, password reset tokens included, are written to the log instead of sent')
 

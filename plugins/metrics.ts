@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import { createOutboxRepository } from '../src/mail/outbox.js'
 
 // Prometheus metrics at /metrics when METRICS_ENABLED=true. Each app has its own
 // registry, so several apps in one process (tests) never share counters.
@@ -20,14 +19,16 @@ export default fp(async function metrics (fastify) {
   })
   const logins = new Counter({ name: 'auth_logins_total', help: 'Password logins by outcome', labelNames: ['outcome'] as const, registers: [registry] })
   // Read at scrape time, so it is never stale.
-  new Gauge({
+  const backlog = new Gauge({
     name: 'mail_outbox_backlog',
     help: 'E-mails waiting to be sent',
-    registers: [registry],
+    // Not the global registry: each app has its own.
+    registers: [],
     async collect () {
-      this.set(await createOutboxRepository(fastify.store).backlog())
+      this.set(await fastify.repos.outbox.backlog())
     }
   })
+  registry.registerMetric(backlog)
 
   fastify.addHook('onResponse', async (request, reply) => {
     // The pattern (/users/:id), never the raw URL: label sets stay bounded.

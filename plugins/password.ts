@@ -30,7 +30,7 @@ export default fp(async function password (fastify) {
   // A login storm waits in a short queue; past it, 503 + Retry-After rather than unbounded memory.
   const limit = <T>(work: () => Promise<T>): Promise<T> => {
     if (pool.pendingCount >= fastify.config.hashQueueLimit) {
-      return Promise.reject(new errors.ServiceUnavailable('Too many password checks at once; retry shortly'))
+      return Promise.reject(new errors.SERVICE_UNAVAILABLE('Too many password checks at once; retry shortly'))
     }
     return pool(work)
   }

@@ -42,7 +42,7 @@ export default fp(async function shutdown (fastify) {
     // Past the drain, app.close() is taking the database away: a request that still
     // arrives (on a connection that sent nothing during the drain) is refused in the API's
     // error shape, to be retried on another instance, rather than half served.
-    if (phase === 'closing') throw new errors.ServiceUnavailable('The service is shutting down; retry shortly')
+    if (phase === 'closing') throw new errors.SERVICE_UNAVAILABLE('The service is shutting down; retry shortly')
   })
 
   fastify.decorate('shutdown', {

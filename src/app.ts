@@ -6,10 +6,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import { lazyChildLoggerFactory } from './lazy-logger.js'
 import { errors } from './errors.js'
-import { createUserRepository } from '../routes/users/repository.js'
 import errorHandler from '../plugins/error-handler.js'
 import db from '../plugins/db.js'
 import password from '../plugins/password.js'
+import adminBootstrap from '../plugins/admin-bootstrap.js'
 import openapi from '../plugins/swagger.js'
 import auth from '../plugins/auth.js'
 import mail from '../plugins/mail.js'
@@ -62,7 +62,7 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
     // The router's own refusals (an undecodable path, a path parameter over 100 characters) run
     // no hook and skip the error handler: answer them here, in the API's shape, with its headers.
     frameworkErrors: (error, request, reply) => {
-      const refusal = error.statusCode === 414 ? new errors.UriTooLong() : new errors.BadUrl()
+      const refusal = error.statusCode === 414 ? new errors.URI_TOO_LONG() : new errors.BAD_URL()
       // Fastify types this reply by route generics that no route here has: plain reply methods only.
       ;(reply as unknown as FastifyReply).code(refusal.statusCode).headers(API_SECURITY_HEADERS).header('x-request-id', request.id).send({
         statusCode: refusal.statusCode,
@@ -116,6 +116,7 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
   await app.register(mail)
   await app.register(rateLimits)
   await app.register(productPages)
+  await app.register(adminBootstrap)
 
   // Concerns, each encapsulated.
   await app.register(healthRoutes, { prefix: '/health' })
@@ -125,12 +126,6 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
   await app.register(cartRoutes, { prefix: '/cart' })
   await app.register(orderRoutes, { prefix: '/orders' })
 
-  if (config.adminEmail && config.adminPassword) {
-    const users = createUserRepository(app.store)
-    if (!await users.promoteToAdmin(config.adminEmail)) {
-      await users.create({ email: config.adminEmail, passwordHash: await app.passwords.hash(config.adminPassword), role: 'admin' })
-    }
-  }
   return app
 }
 

@@ -1,56 +1,60 @@
 import createError from '@fastify/error'
 
-// Every domain error of the service, one stable `code` each. The error handler
-// turns them into { statusCode, code, error, message }.
+// Every error code the API answers with, in one map whose keys are the codes
+// themselves (as Fastify's own lib/errors.js): the error handler turns them into
+// { statusCode, code, error, message }, and test/errors.test.ts checks each against
+// the README's error table.
 export const errors = {
-  Unauthorized: createError('UNAUTHORIZED', 'A valid access token is required', 401),
-  InvalidToken: createError('INVALID_TOKEN', 'The access token is invalid or expired', 401),
-  Forbidden: createError('FORBIDDEN', 'Your role may not do this', 403),
-  RouteNotFound: createError('ROUTE_NOT_FOUND', 'Route %s not found', 404),
-  ValidationFailed: createError('VALIDATION_ERROR', '%s', 400),
-  InvalidJson: createError('INVALID_JSON', 'The request body is not valid JSON', 400),
-  UnsupportedMediaType: createError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type %s is not supported here', 415),
-  PayloadTooLarge: createError('PAYLOAD_TOO_LARGE', 'The request body is too large', 413),
-  InvalidContentLength: createError('INVALID_CONTENT_LENGTH', 'Content-Length does not match the body', 400),
-  BadUrl: createError('BAD_URL', 'The URL is not valid', 400),
-  UriTooLong: createError('URI_TOO_LONG', 'A path segment is too long', 414),
-  BadRequest: createError('BAD_REQUEST', '%s', 400),
-  InvalidCursor: createError('INVALID_CURSOR', 'The cursor is not one this service issued', 400),
+  UNAUTHORIZED: createError('UNAUTHORIZED', 'A valid access token is required', 401),
+  INVALID_TOKEN: createError('INVALID_TOKEN', 'The access token is invalid or expired', 401),
+  FORBIDDEN: createError('FORBIDDEN', 'Your role may not do this', 403),
+  ROUTE_NOT_FOUND: createError('ROUTE_NOT_FOUND', 'Route %s not found', 404),
+  VALIDATION_ERROR: createError('VALIDATION_ERROR', '%s', 400),
+  INVALID_JSON: createError('INVALID_JSON', 'The request body is not valid JSON', 400),
+  UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type %s is not supported here', 415),
+  PAYLOAD_TOO_LARGE: createError('PAYLOAD_TOO_LARGE', 'The request body is too large', 413),
+  INVALID_CONTENT_LENGTH: createError('INVALID_CONTENT_LENGTH', 'Content-Length does not match the body', 400),
+  BAD_URL: createError('BAD_URL', 'The URL is not valid', 400),
+  URI_TOO_LONG: createError('URI_TOO_LONG', 'A path segment is too long', 414),
+  BAD_REQUEST: createError('BAD_REQUEST', '%s', 400),
+  INVALID_CURSOR: createError('INVALID_CURSOR', 'The cursor is not one this service issued', 400),
 
-  UserNotFound: createError('USER_NOT_FOUND', 'User not found', 404),
-  EmailTaken: createError('EMAIL_TAKEN', 'An account with this e-mail already exists', 409),
-  WrongPassword: createError('WRONG_PASSWORD', 'The current password is wrong', 400),
-  PasswordTooCommon: createError('PASSWORD_TOO_COMMON', 'This password is on a list of commonly used passwords; choose another', 400),
-  TooManyRequests: createError('TOO_MANY_REQUESTS', 'Too many requests; retry in %s seconds', 429),
-  ResetTokenInvalid: createError('RESET_TOKEN_INVALID', 'The reset token is wrong, used or expired', 400),
+  USER_NOT_FOUND: createError('USER_NOT_FOUND', 'User not found', 404),
+  EMAIL_TAKEN: createError('EMAIL_TAKEN', 'An account with this e-mail already exists', 409),
+  WRONG_PASSWORD: createError('WRONG_PASSWORD', 'The current password is wrong', 400),
+  PASSWORD_TOO_COMMON: createError('PASSWORD_TOO_COMMON', 'This password is on a list of commonly used passwords; choose another', 400),
+  TOO_MANY_REQUESTS: createError('TOO_MANY_REQUESTS', 'Too many requests; retry in %s seconds', 429),
+  RESET_TOKEN_INVALID: createError('RESET_TOKEN_INVALID', 'The reset token is wrong, used or expired', 400),
 
-  CategoryNotFound: createError('CATEGORY_NOT_FOUND', 'Category not found', 404),
-  CategoryExists: createError('CATEGORY_EXISTS', 'A category with this name already exists', 409),
-  CategoryNotEmpty: createError('CATEGORY_NOT_EMPTY', 'Products still use this category', 409),
-  ProductNotFound: createError('PRODUCT_NOT_FOUND', 'Product not found', 404),
+  CATEGORY_NOT_FOUND: createError('CATEGORY_NOT_FOUND', 'Category not found', 404),
+  CATEGORY_EXISTS: createError('CATEGORY_EXISTS', 'A category with this name already exists', 409),
+  CATEGORY_NOT_EMPTY: createError('CATEGORY_NOT_EMPTY', 'Products still use this category', 409),
+  PRODUCT_NOT_FOUND: createError('PRODUCT_NOT_FOUND', 'Product not found', 404),
 
-  CartItemNotFound: createError('CART_ITEM_NOT_FOUND', 'This product is not in your cart', 404),
-  InsufficientStock: createError('INSUFFICIENT_STOCK', 'Not enough stock for product %s', 409),
-  CartEmpty: createError('CART_EMPTY', 'Your cart is empty', 409),
+  CART_ITEM_NOT_FOUND: createError('CART_ITEM_NOT_FOUND', 'This product is not in your cart', 404),
+  INSUFFICIENT_STOCK: createError('INSUFFICIENT_STOCK', 'Not enough stock for product %s', 409),
+  CART_EMPTY: createError('CART_EMPTY', 'Your cart is empty', 409),
 
-  OrderNotFound: createError('ORDER_NOT_FOUND', 'Order not found', 404),
-  OrderNotCancellable: createError('ORDER_NOT_CANCELLABLE', 'Only a placed order can be cancelled', 409),
-  InvalidStatusTransition: createError('INVALID_STATUS_TRANSITION', 'An order cannot move from %s to %s', 409),
+  ORDER_NOT_FOUND: createError('ORDER_NOT_FOUND', 'Order not found', 404),
+  ORDER_NOT_CANCELLABLE: createError('ORDER_NOT_CANCELLABLE', 'Only a placed order can be cancelled', 409),
+  INVALID_STATUS_TRANSITION: createError('INVALID_STATUS_TRANSITION', 'An order cannot move from %s to %s', 409),
 
-  InternalError: createError('INTERNAL_ERROR', 'Something went wrong on our side', 500),
-  ServiceUnavailable: createError('SERVICE_UNAVAILABLE', '%s', 503),
-  DatabaseUnavailable: createError('DATABASE_UNAVAILABLE', 'The database is not answering; retry shortly', 503),
-  StorageFull: createError('STORAGE_FULL', 'The database has no room to store this; nothing was changed', 507)
+  INTERNAL_ERROR: createError('INTERNAL_ERROR', 'Something went wrong on our side', 500),
+  SERVICE_UNAVAILABLE: createError('SERVICE_UNAVAILABLE', '%s', 503),
+  DATABASE_UNAVAILABLE: createError('DATABASE_UNAVAILABLE', 'The database is not answering; retry shortly', 503),
+  STORAGE_FULL: createError('STORAGE_FULL', 'The database has no room to store this; nothing was changed', 507)
 }
 
 /** 429 whose Retry-After header the error handler sets from `retryAfterSeconds`. */
 export function tooManyRequests (retryAfterSeconds: number) {
-  return Object.assign(new errors.TooManyRequests(String(retryAfterSeconds)), { retryAfterSeconds })
+  return Object.assign(new errors.TOO_MANY_REQUESTS(String(retryAfterSeconds)), { retryAfterSeconds })
 }
 
 /** RFC 6749 §5.2 error of the token and revocation endpoints: a different body shape. */
 export class OAuthError extends Error {
   readonly statusCode: number
+  // `error` is RFC 6749's field name, not a callback's error argument.
+  // eslint-disable-next-line n/handle-callback-err
   constructor (
     readonly error: 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_client',
     readonly description: string,

@@ -10,7 +10,7 @@ export function decodeCursor (cursor: string | undefined): number | undefined {
   if (cursor === undefined) return undefined
   const match = /^k([1-9][0-9]{0,14})$/.exec(Buffer.from(cursor, 'base64url').toString())
   // Node's base64 decoder skips characters outside the alphabet: accept only our exact encoding.
-  if (!match || encodeCursor(Number(match[1])) !== cursor) throw new errors.InvalidCursor()
+  if (!match || encodeCursor(Number(match[1])) !== cursor) throw new errors.INVALID_CURSOR()
   return Number(match[1])
 }
 

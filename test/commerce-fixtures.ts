@@ -1,5 +1,5 @@
 import type { App, TestUser } from './helper.js'
-import { createCatalogueRepository, type Product } from '../routes/catalogue/repository.js'
+import { type Product } from '../src/store/catalogue.js'
 
 // Products are made through the catalogue's repository, so the cart and order tests
 // do not depend on the catalogue routes, and run on either store.
@@ -7,7 +7,7 @@ import { createCatalogueRepository, type Product } from '../routes/catalogue/rep
 let counter = 0
 
 export async function insertProduct (app: App, values: { name?: string, priceCents?: number, stock?: number } = {}): Promise<Product> {
-  const created = await createCatalogueRepository(app.store).createProduct({
+  const created = await app.repos.catalogue.createProduct({
     name: values.name ?? `Product ${++counter}`,
     priceCents: values.priceCents ?? 1000,
     stock: values.stock ?? 100
@@ -17,19 +17,19 @@ export async function insertProduct (app: App, values: { name?: string, priceCen
 }
 
 export async function deleteProduct (app: App, productId: number): Promise<void> {
-  await createCatalogueRepository(app.store).deleteProduct(productId)
+  await app.repos.catalogue.deleteProduct(productId)
 }
 
 export async function setPrice (app: App, productId: number, values: { priceCents: number, name?: string }): Promise<void> {
-  await createCatalogueRepository(app.store).updateProduct(productId, values)
+  await app.repos.catalogue.updateProduct(productId, values)
 }
 
 export async function setStock (app: App, productId: number, stock: number): Promise<void> {
-  await createCatalogueRepository(app.store).updateProduct(productId, { stock })
+  await app.repos.catalogue.updateProduct(productId, { stock })
 }
 
 export async function stockOf (app: App, productId: number): Promise<number | undefined> {
-  return (await createCatalogueRepository(app.store).findProduct(productId))?.stock
+  return (await app.repos.catalogue.findProduct(productId))?.stock
 }
 
 /** Rows of a plain SQL query, on whichever store the app runs (PostgreSQL gives 64-bit integers as strings). */

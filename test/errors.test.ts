@@ -22,3 +22,7 @@ t.test('every registered code is in the README\'s error table, with its status',
 t.test('the README\'s error table lists nothing the service does not answer', async (t) => {
   t.same([...documented.keys()].filter((code) => !registered.has(code)), [])
 })
+
+t.test('each key of the registry is its code', async (t) => {
+  t.same(Object.entries(errors).filter(([key, ErrorType]) => new ErrorType().code !== key).map(([key]) => key), [])
+})

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { build } from './helper.js'
-import { enqueueMail } from '../src/mail/outbox.js'
+import { build, sqliteOf, dbOf } from './helper.js'
+import { enqueueMail } from '../src/store/outbox.js'
 
 t.test('GET /health/live answers while the process runs', async (t) => {
   const app = await build(t)
@@ -16,11 +16,11 @@ t.test('GET /health/ready is 200 while the database answers and 503 once it is g
   t.equal(ok.statusCode, 200)
   t.same(ok.json(), { status: 'ok', database: 'ok', outbox_backlog: 0 })
 
-  enqueueMail(app.db, { to: 'someone@example.test', subject: 'waiting', text: 'body' })
+  enqueueMail(dbOf(app), { to: 'someone@example.test', subject: 'waiting', text: 'body' })
   const backlog = await app.inject({ method: 'GET', url: '/health/ready' })
   t.same(backlog.json(), { status: 'ok', database: 'ok', outbox_backlog: 1 }, 'an unsent e-mail shows as backlog')
 
-  app.sqlite.close()
+  sqliteOf(app).close()
   const down = await app.inject({ method: 'GET', url: '/health/ready' })
   t.equal(down.statusCode, 503)
   t.same(down.json(), { status: 'unavailable', database: 'unavailable', outbox_backlog: null })

@@ -5,10 +5,20 @@ import type { Test } from 'tap'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp, type App } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
-import { createUserRepository } from '../routes/users/repository.js'
+import type Database from 'better-sqlite3'
+import type { SqliteDb } from '../src/db/index.js'
 import { postgresServer } from './postgres.js'
 
 export type { App }
+
+/** The SQLite store's drizzle database, for tests that read or set rows directly; throws on PostgreSQL. */
+export function dbOf (app: App): SqliteDb {
+  if (app.store.dialect !== 'sqlite') throw new Error('this app runs on PostgreSQL: read it through app.store')
+  return app.store.db
+}
+
+/** The SQLite store's connection, for tests that read or set rows directly; throws on PostgreSQL. */
+export const sqliteOf = (app: App): Database.Database => dbOf(app).$client
 
 /** A fresh directory under the OS temp dir, removed when the test ends. */
 export function tempDir (t: Test, prefix = 'ecommerce-api-test-'): string {
@@ -96,7 +106,7 @@ export async function createUser (app: App, options: { email?: string, password?
   })
   if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`)
   const { id } = res.json<{ id: number }>()
-  if (options.role === 'admin') await createUserRepository(app.store).update(id, { role: 'admin' })
+  if (options.role === 'admin') await app.repos.users.update(id, { role: 'admin' })
   const tokens = await login(app, email, password)
   return {
     id,

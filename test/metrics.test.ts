@@ -1,6 +1,6 @@
 import t from 'tap'
 import { schema } from '../src/db/index.js'
-import { build, createUser } from './helper.js'
+import { build, createUser, sqliteOf, dbOf } from './helper.js'
 
 const sample = (text: string, line: RegExp) => Number(line.exec(text)?.[1] ?? NaN)
 
@@ -28,9 +28,9 @@ t.test('METRICS_ENABLED=true exposes Prometheus metrics by route pattern', async
 
   // Read at scrape time: a queued e-mail shows at once, a sent one leaves.
   // Due in an hour, so the worker leaves it alone meanwhile.
-  const queued = app.db.insert(schema.mailOutbox).values({ recipient: user.email, subject: 'Hello', body: 'Body', nextAttemptAt: Date.now() + 3_600_000 }).returning().get()
+  const queued = dbOf(app).insert(schema.mailOutbox).values({ recipient: user.email, subject: 'Hello', body: 'Body', nextAttemptAt: Date.now() + 3_600_000 }).returning().get()
   t.match((await app.inject({ method: 'GET', url: '/metrics' })).body, /^mail_outbox_backlog 1$/m)
-  app.sqlite.prepare('UPDATE mail_outbox SET sent_at = ? WHERE id = ?').run(Date.now(), queued.id)
+  sqliteOf(app).prepare('UPDATE mail_outbox SET sent_at = ? WHERE id = ?').run(Date.now(), queued.id)
   const after = (await app.inject({ method: 'GET', url: '/metrics' })).body
   t.match(after, /^mail_outbox_backlog 0$/m)
   t.equal(sample(after, /^http_requests_total\{method="GET",route="\/metrics",status_code="200"\} (\d+)$/m), 2, 'the scrapes count too')

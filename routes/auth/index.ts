@@ -4,8 +4,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { OAuthError, tooManyRequests } from '../../src/errors.js'
 import { ErrorRef } from '../../src/schemas.js'
-import { createUserRepository, type PublicUser } from '../users/repository.js'
-import { createAuthRepositories } from './repository.js'
+import type { PublicUser } from '../../src/store/users.js'
 import passwordResetRoutes from './password-reset.js'
 import {
   TokenRequestSchema, TokenResponseSchema, OAuthErrorSchema, RevokeRequestSchema, JwksSchema, MetadataSchema,
@@ -30,9 +29,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   // OAuth2 clients (Swagger UI among them) send forms; only these routes accept them,
   // so no other route can be driven by a cross-site HTML form (no CORS preflight).
   await fastify.register(formbody)
-  const users = createUserRepository(fastify.store)
-  const { refreshTokens, loginThrottle } = createAuthRepositories(fastify.store)
-  const throttle = loginThrottle(config.loginMaxFailures)
+  const { users, refreshTokens, loginThrottle: throttle } = fastify.repos
   const issuerBase = config.jwtIssuer.replace(/\/+$/, '')
 
   function accessTokenFor (user: Pick<PublicUser, 'id' | 'role' | 'tokenGeneration'>, clientId: string) {

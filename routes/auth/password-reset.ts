@@ -3,8 +3,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../src/errors.js'
 import { isCommonPassword } from '../../src/password-policy.js'
 import { EmailSchema, ErrorRef, NoContent, PasswordSchema, StrictObject } from '../../src/schemas.js'
-import { createUserRepository } from '../users/repository.js'
-import { createAuthRepositories } from './repository.js'
 
 const ACCEPTED = { message: 'If the address is registered, an e-mail with a reset token is on its way' }
 
@@ -12,8 +10,7 @@ const ACCEPTED = { message: 'If the address is registered, an e-mail with a rese
 const passwordResetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   // JSON only, like the rest of the API: the form parser is for the OAuth endpoints beside these.
   fastify.removeContentTypeParser('application/x-www-form-urlencoded')
-  const users = createUserRepository(fastify.store)
-  const resets = createAuthRepositories(fastify.store).passwordResets
+  const { users, passwordResets: resets } = fastify.repos
 
   fastify.post('/auth/password-reset', {
     config: { auth: 'public', rateLimit: fastify.credentialRateLimit },
@@ -44,11 +41,11 @@ const passwordResetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: NoContent, 400: ErrorRef, 429: ErrorRef, 503: ErrorRef }
     }
   }, async (request, reply) => {
-    if (isCommonPassword(request.body.new_password)) throw new errors.PasswordTooCommon()
+    if (isCommonPassword(request.body.new_password)) throw new errors.PASSWORD_TOO_COMMON()
     // Hash before the transaction: the write lock is not held through 20 ms of argon2.
     const passwordHash = await fastify.passwords.hash(request.body.new_password)
     const userId = await resets.confirm(request.body.token, passwordHash)
-    if (userId === undefined) throw new errors.ResetTokenInvalid()
+    if (userId === undefined) throw new errors.RESET_TOKEN_INVALID()
     request.log.info({ event: 'password_reset', userId }, 'password reset')
     return reply.code(204).send(null)
   })

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../src/errors.js'
 import { ErrorRef, NoContent } from '../../src/schemas.js'
-import { createCartRepository } from './repository.js'
 import { AddItemSchema, CartSchema, ProductIdParams, SetQuantitySchema, toCart } from './schemas.js'
 
 const cartRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const carts = createCartRepository(fastify.store)
+  const carts = fastify.repos.cart
   const cartOf = async (userId: number) => toCart(await carts.lines(userId), fastify.config.currency)
 
   fastify.get('/', {
@@ -45,7 +44,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: CartSchema, 400: ErrorRef, 404: ErrorRef }
     }
   }, async (request) => {
-    if (!await carts.remove(request.user.id, Number(request.params.product_id))) throw new errors.CartItemNotFound()
+    if (!await carts.remove(request.user.id, Number(request.params.product_id))) throw new errors.CART_ITEM_NOT_FOUND()
     return cartOf(request.user.id)
   })
 

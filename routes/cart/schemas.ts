@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { StrictObject, IdString } from '../../src/schemas.js'
-import { MAX_LINE_QUANTITY, type CartLine } from './repository.js'
+import { MAX_LINE_QUANTITY, type CartLine } from '../../src/store/cart.js'
 
 const Quantity = Type.Integer({ minimum: 1, maximum: MAX_LINE_QUANTITY })
 

@@ -3,7 +3,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../src/errors.js'
 import { decodeCursor, toPage } from '../../src/pagination.js'
 import { ErrorRef, IdParams, NoContent } from '../../src/schemas.js'
-import { createCatalogueRepository } from './repository.js'
 import {
   CategorySchema, CategoryPage, CategoryListQuery, CreateCategorySchema, toCategory,
   ProductSchema, ProductPage, ProductListQuery, CreateProductSchema, UpdateProductSchema, toProduct
@@ -17,7 +16,7 @@ const sendSerialised = (reply: FastifyReply, body: Buffer) => reply.type('applic
 
 // Routes of docs/API.md's catalogue section. Registered without a prefix: it owns two collections.
 const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const catalogue = createCatalogueRepository(fastify.store)
+  const { catalogue } = fastify.repos
   const productBody = toProduct(fastify.config.currency)
 
   fastify.get('/categories', {
@@ -44,7 +43,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const category = await catalogue.createCategory(request.body.name)
-    if (!category) throw new errors.CategoryExists()
+    if (!category) throw new errors.CATEGORY_EXISTS()
     return reply.code(201).send(toCategory(category))
   })
 
@@ -58,8 +57,8 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const outcome = await catalogue.deleteCategory(Number(request.params.id))
-    if (outcome === 'not_found') throw new errors.CategoryNotFound()
-    if (outcome === 'in_use') throw new errors.CategoryNotEmpty()
+    if (outcome === 'not_found') throw new errors.CATEGORY_NOT_FOUND()
+    if (outcome === 'in_use') throw new errors.CATEGORY_NOT_EMPTY()
     return reply.code(204).send(null)
   })
 
@@ -102,7 +101,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const product = await catalogue.findProduct(Number(request.params.id))
-    if (!product) throw new errors.ProductNotFound()
+    if (!product) throw new errors.PRODUCT_NOT_FOUND()
     return productBody(product)
   })
 
@@ -117,7 +116,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { name, description, price_cents: priceCents, stock, category_id: categoryId } = request.body
     const result = await catalogue.createProduct({ name, description, priceCents, stock, categoryId })
-    if (!result.ok) throw new errors.CategoryNotFound()
+    if (!result.ok) throw new errors.CATEGORY_NOT_FOUND()
     fastify.productPages.invalidate()
     return reply.code(201).send(productBody(result.product))
   })
@@ -135,7 +134,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { name, description, price_cents: priceCents, stock, category_id: categoryId } = request.body
     const result = await catalogue.updateProduct(Number(request.params.id), { name, description, priceCents, stock, categoryId })
     if (!result.ok) {
-      throw result.reason === 'product_not_found' ? new errors.ProductNotFound() : new errors.CategoryNotFound()
+      throw result.reason === 'product_not_found' ? new errors.PRODUCT_NOT_FOUND() : new errors.CATEGORY_NOT_FOUND()
     }
     fastify.productPages.invalidate()
     return productBody(result.product)
@@ -150,7 +149,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: NoContent, 400: ErrorRef, 404: ErrorRef }
     }
   }, async (request, reply) => {
-    if (!await catalogue.deleteProduct(Number(request.params.id))) throw new errors.ProductNotFound()
+    if (!await catalogue.deleteProduct(Number(request.params.id))) throw new errors.PRODUCT_NOT_FOUND()
     fastify.productPages.invalidate()
     return reply.code(204).send(null)
   })

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { StrictObject, IdString, PageQuery, Page, TimestampSchema } from '../../src/schemas.js'
-import type { Category, Product } from './repository.js'
+import type { Category, Product } from '../../src/store/catalogue.js'
 
 // A name shows up in listings and order lines: it must have something visible and
 // no control characters (newlines, NUL). Surrounding blanks are trimmed before storing,

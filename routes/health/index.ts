@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { createOutboxRepository } from '../../src/mail/outbox.js'
 
 const Live = Type.Object({ status: Type.Literal('ok') })
 const Ready = Type.Object({
@@ -12,7 +11,7 @@ const Ready = Type.Object({
 })
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const outbox = createOutboxRepository(fastify.store)
+  const { outbox } = fastify.repos
 
   fastify.get('/live', {
     config: { auth: 'public' },

@@ -3,16 +3,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../src/errors.js'
 import { decodeCursor, toPage } from '../../src/pagination.js'
 import { ErrorRef, IdParams } from '../../src/schemas.js'
-import { createOrderRepository } from './repository.js'
 import { CheckoutHeaders, CheckoutSchema, OrderListQuery, OrderPage, OrderSchema, StatusChangeSchema, toOrder } from './schemas.js'
 
 const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const orders = createOrderRepository(fastify.store)
+  const { orders } = fastify.repos
 
   /** The owner's or an admin's; anyone else gets the same 404 as a missing order. */
   async function visibleOrder (request: FastifyRequest, idParam: string) {
     const order = await orders.find(Number(idParam))
-    if (!order || (order.userId !== request.user.id && request.user.role !== 'admin')) throw new errors.OrderNotFound()
+    if (!order || (order.userId !== request.user.id && request.user.role !== 'admin')) throw new errors.ORDER_NOT_FOUND()
     return order
   }
 
@@ -89,7 +88,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const order = await orders.moveTo(Number(request.params.id), request.body.status)
-    if (!order) throw new errors.OrderNotFound()
+    if (!order) throw new errors.ORDER_NOT_FOUND()
     return toOrder(order)
   })
 }

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { StrictObject, IdString, PageQuery, Page, TimestampSchema } from '../../src/schemas.js'
-import type { Order, OrderStatus } from './repository.js'
+import type { Order, OrderStatus } from '../../src/store/orders.js'
 
 const STATUSES: OrderStatus[] = ['placed', 'shipped', 'delivered', 'cancelled']
 // A plain enum rather than a union of literals: a bad value then reads

@@ -4,18 +4,17 @@ import { errors } from '../../src/errors.js'
 import { decodeCursor, toPage } from '../../src/pagination.js'
 import { ErrorRef, IdParams, NoContent } from '../../src/schemas.js'
 import { isCommonPassword } from '../../src/password-policy.js'
-import { createUserRepository } from './repository.js'
 import {
   UserSchema, UserPage, RegisterSchema, UpdateMeSchema, AdminUpdateSchema, ChangePasswordSchema, UserListQuery, toUser
 } from './schemas.js'
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const users = createUserRepository(fastify.store)
+  const { users } = fastify.repos
 
   /** Self or admin; anyone else gets the same 404 as a missing user (no existence leak). */
   function visibleUserId (request: FastifyRequest, idParam: string): number {
     const id = Number(idParam)
-    if (request.user.id !== id && request.user.role !== 'admin') throw new errors.UserNotFound()
+    if (request.user.id !== id && request.user.role !== 'admin') throw new errors.USER_NOT_FOUND()
     return id
   }
 
@@ -29,10 +28,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { email, password, full_name: fullName } = request.body
-    if (isCommonPassword(password)) throw new errors.PasswordTooCommon()
+    if (isCommonPassword(password)) throw new errors.PASSWORD_TOO_COMMON()
     const passwordHash = await fastify.passwords.hash(password)
     const user = await users.create({ email, passwordHash, fullName })
-    if (!user) throw new errors.EmailTaken()
+    if (!user) throw new errors.EMAIL_TAKEN()
     return reply.code(201).send(toUser(user))
   })
 
@@ -49,7 +48,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const user = await users.update(request.user.id, { fullName: request.body.full_name })
-    if (!user) throw new errors.UserNotFound()
+    if (!user) throw new errors.USER_NOT_FOUND()
     return toUser(user)
   })
 
@@ -62,9 +61,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { current_password: currentPassword, new_password: newPassword } = request.body
-    if (isCommonPassword(newPassword)) throw new errors.PasswordTooCommon()
+    if (isCommonPassword(newPassword)) throw new errors.PASSWORD_TOO_COMMON()
     const check = await fastify.passwords.verify(await users.passwordHashOf(request.user.id) ?? null, currentPassword)
-    if (!check.ok) throw new errors.WrongPassword()
+    if (!check.ok) throw new errors.WRONG_PASSWORD()
     await users.setPasswordHash(request.user.id, await fastify.passwords.hash(newPassword), { endSessions: true })
     request.log.info({ event: 'password_changed', userId: request.user.id }, 'password changed')
     return reply.code(204).send(null)
@@ -107,7 +106,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const user = await users.findById(visibleUserId(request, request.params.id))
-    if (!user) throw new errors.UserNotFound()
+    if (!user) throw new errors.USER_NOT_FOUND()
     return toUser(user)
   })
 
@@ -123,7 +122,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { full_name: fullName, role, disabled } = request.body
     const user = await users.update(Number(request.params.id), { fullName, role, disabled })
-    if (!user) throw new errors.UserNotFound()
+    if (!user) throw new errors.USER_NOT_FOUND()
     return toUser(user)
   })
 
@@ -135,7 +134,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: NoContent, 400: ErrorRef, 404: ErrorRef }
     }
   }, async (request, reply) => {
-    if (!await users.delete(visibleUserId(request, request.params.id))) throw new errors.UserNotFound()
+    if (!await users.delete(visibleUserId(request, request.params.id))) throw new errors.USER_NOT_FOUND()
     return reply.code(204).send(null)
   })
 }

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { StrictObject, EmailSchema, PasswordSchema, TimestampSchema, IdString, PageQuery, Page } from '../../src/schemas.js'
-import type { PublicUser } from './repository.js'
+import type { PublicUser } from '../../src/store/users.js'
 
 const FullName = Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()])
 const Role = Type.Union([Type.Literal('customer'), Type.Literal('admin')])

@@ -2,7 +2,8 @@
 // Safe to run again: whatever is already there is left as it is.
 import { loadConfig } from '../config.js'
 import { openStore } from '../db/index.js'
-import { createCatalogueRepository, type CatalogueEntry } from '../../routes/catalogue/repository.js'
+import type { CatalogueEntry } from '../store/catalogue.js'
+import { createRepositories } from '../store/index.js'
 import { runCommand } from './run-command.js'
 
 const DEMO_CATALOGUE: CatalogueEntry[] = [
@@ -75,7 +76,8 @@ async function main (): Promise<void> {
   const config = loadConfig()
   const store = await openStore(config)
   try {
-    const report = await createCatalogueRepository(store).loadCatalogue(DEMO_CATALOGUE)
+    const { catalogue } = await createRepositories(store, { loginMaxFailures: config.loginMaxFailures })
+    const report = await catalogue.loadCatalogue(DEMO_CATALOGUE)
     console.log(`Demo catalogue in ${config.databaseUrl ? 'PostgreSQL' : config.dataDir}`)
     console.log(`categories: ${report.categoriesCreated.length} added, ${report.categoriesExisting.length} already there`)
     for (const name of report.categoriesCreated) console.log(`  + ${name}`)

@@ -8,21 +8,20 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
 import * as schema from './schema.js'
 import type * as PgSchema from './schema.pg.js'
-import type * as PostgresRepositories from './postgres-repositories.js'
 
 export type SqliteDb = BetterSQLite3Database<typeof schema> & { $client: Database.Database }
 export type PgDb = NodePgDatabase<typeof PgSchema> & { $client: pg.Pool }
-/** The SQLite database; tests and the demo-catalogue command use it directly. */
+/** The SQLite database as drizzle sees it. */
 export type Db = SqliteDb
 export { schema }
 
 /**
- * Where the data lives. Repositories take a Store and pick their implementation by
- * dialect; routes never see which one it is.
+ * Where the data lives: the connection src/store/index.ts makes the repositories from,
+ * choosing their dialect once. Nothing but the store layer and the tests reads it.
  */
 export type Store =
   | { dialect: 'sqlite', db: SqliteDb, close: () => Promise<void> }
-  | { dialect: 'postgres', db: PgDb, close: () => Promise<void>, repositories: typeof PostgresRepositories }
+  | { dialect: 'postgres', db: PgDb, close: () => Promise<void> }
 
 // The build copies migrations beside the compiled module, so this works from src/ and dist/.
 const sqliteMigrations = fileURLToPath(new URL('./migrations', import.meta.url))
@@ -109,8 +108,8 @@ export async function openStore (options: StoreOptions): Promise<Store> {
     await pool.end()
     throw error
   }
-  const [pgSchema, repositories] = await Promise.all([import('./schema.pg.js'), import('./postgres-repositories.js')])
-  return { dialect: 'postgres', db: drizzlePg({ client: pool, schema: pgSchema }), close: () => pool.end(), repositories }
+  const pgSchema = await import('./schema.pg.js')
+  return { dialect: 'postgres', db: drizzlePg({ client: pool, schema: pgSchema }), close: () => pool.end() }
 }
 
 /** The error a database driver raised, under drizzle's wrapping: SQLite's or PostgreSQL's code. */

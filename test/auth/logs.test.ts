@@ -19,7 +19,9 @@ async function useSecrets (t: Test, app: App) {
   const email = 'logged@example.test'
   t.equal((await app.inject({ method: 'POST', url: '/users', payload: { email, password: PASSWORD } })).statusCode, 201)
   const loggedIn = await app.inject({
-    method: 'POST', url: '/auth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    method: 'POST',
+    url: '/auth/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
     payload: new URLSearchParams({ username: email, password: PASSWORD }).toString()
   })
   t.equal(loggedIn.statusCode, 200)
@@ -35,7 +37,9 @@ async function useSecrets (t: Test, app: App) {
   t.equal((await app.inject({ method: 'POST', url: '/auth/token', payload: { grant_type: 'refresh_token', refresh_token: first.refresh_token } })).statusCode, 400,
     'a reused refresh token (logged as theft)')
   t.equal((await app.inject({
-    method: 'PUT', url: '/users/me/password', headers: { authorization: `Bearer ${second.access_token}` },
+    method: 'PUT',
+    url: '/users/me/password',
+    headers: { authorization: `Bearer ${second.access_token}` },
     payload: { current_password: PASSWORD, new_password: NEW_PASSWORD }
   })).statusCode, 204)
   t.equal((await app.inject({ method: 'POST', url: '/auth/revoke', payload: { token: second.refresh_token } })).statusCode, 200)

@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import { Writable } from 'node:stream'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { build, createUser, login, tempDir, testConfig, DEFAULT_PASSWORD, type App } from '../helper.js'
+import { build, createUser, login, tempDir, testConfig, DEFAULT_PASSWORD, type App, sqliteOf } from '../helper.js'
 import { SmtpSink, waitFor } from '../smtp-sink.js'
 
 const NEW_PASSWORD = 'a brand new passphrase'
@@ -36,9 +36,9 @@ async function resetToken (sink: SmtpSink, index = 0): Promise<string> {
 
 /** Everything a reset touches: passwords and session generations, reset tokens, queued mail. */
 const state = (app: App) => ({
-  users: app.sqlite.prepare('SELECT id, password_hash, token_generation FROM users ORDER BY id').all(),
-  resets: app.sqlite.prepare('SELECT * FROM password_resets ORDER BY id').all(),
-  outbox: app.sqlite.prepare('SELECT id, recipient, subject, body FROM mail_outbox ORDER BY id').all()
+  users: sqliteOf(app).prepare('SELECT id, password_hash, token_generation FROM users ORDER BY id').all(),
+  resets: sqliteOf(app).prepare('SELECT * FROM password_resets ORDER BY id').all(),
+  outbox: sqliteOf(app).prepare('SELECT id, recipient, subject, body FROM mail_outbox ORDER BY id').all()
 })
 
 t.test('a reset e-mail\'s token sets a new password once and ends every session', async (t) => {
@@ -55,7 +55,7 @@ t.test('a reset e-mail\'s token sets a new password once and ends every session'
   const token = tokenIn(mail.text)
   t.match(token, /^[A-Za-z0-9_-]{43}$/, '256 random bits')
 
-  const [stored] = app.sqlite.prepare('SELECT token_hash AS tokenHash, user_id AS userId, expires_at AS expiresAt, used_at AS usedAt FROM password_resets').all() as Array<{ tokenHash: string, userId: number, expiresAt: number, usedAt: number | null }>
+  const [stored] = sqliteOf(app).prepare('SELECT token_hash AS tokenHash, user_id AS userId, expires_at AS expiresAt, used_at AS usedAt FROM password_resets').all() as Array<{ tokenHash: string, userId: number, expiresAt: number, usedAt: number | null }>
   t.same(stored, {
     tokenHash: crypto.createHash('sha256').update(token).digest('base64url'),
     userId: user.id,
@@ -93,7 +93,7 @@ t.test('an unknown or disabled address gets the same answer and no e-mail', asyn
   const { sink, app } = await setup(t)
   const known = await createUser(app)
   const disabled = await createUser(app)
-  app.sqlite.prepare('UPDATE users SET disabled = 1 WHERE id = ?').run(disabled.id)
+  sqliteOf(app).prepare('UPDATE users SET disabled = 1 WHERE id = ?').run(disabled.id)
   const before = state(app)
 
   const unknown = await requestReset(app, 'nobody@example.test')
@@ -150,7 +150,7 @@ t.test('expired, wrong and too-short confirmations are refused and change nothin
   t.same(wrong.json(), TOKEN_INVALID)
   t.same(state(app), before, 'the token is still unused, the password unchanged')
 
-  app.sqlite.prepare('UPDATE password_resets SET expires_at = ?').run(Math.floor(Date.now() / 1000))
+  sqliteOf(app).prepare('UPDATE password_resets SET expires_at = ?').run(Math.floor(Date.now() / 1000))
   const expiredState = state(app)
   const expired = await confirmReset(app, { token, new_password: NEW_PASSWORD })
   t.equal(expired.statusCode, 400)
@@ -181,7 +181,7 @@ t.test('concurrent confirmations of one token: exactly one wins', async (t) => {
   const user = await createUser(app)
   await requestReset(app, user.email)
   const token = await resetToken(sink)
-  const generation = () => app.sqlite.prepare('SELECT token_generation FROM users WHERE id = ?').pluck().get(user.id) as number
+  const generation = () => sqliteOf(app).prepare('SELECT token_generation FROM users WHERE id = ?').pluck().get(user.id) as number
   const generationBefore = generation()
 
   const passwords = Array.from({ length: 5 }, (_, i) => `${NEW_PASSWORD} ${i}`)

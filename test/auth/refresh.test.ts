@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
 import { decodeJwt } from 'jose'
-import { build, createUser, login, type App } from '../helper.js'
+import { build, createUser, login, type App, sqliteOf } from '../helper.js'
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 const INVALID_REFRESH = { error: 'invalid_grant', error_description: 'The refresh token is invalid, expired or revoked' }
@@ -20,9 +20,9 @@ const revokeByForm = (app: App, fields: Record<string, string>) =>
 const hashOf = (token: string) => crypto.createHash('sha256').update(token).digest('base64url')
 interface Row { family_id: string, expires_at: number, used_at: number | null, revoked_at: number | null }
 const rowOf = (app: App, token: string) =>
-  app.sqlite.prepare('SELECT family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = ?').get(hashOf(token)) as Row | undefined
+  sqliteOf(app).prepare('SELECT family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = ?').get(hashOf(token)) as Row | undefined
 const liveRows = (app: App) =>
-  (app.sqlite.prepare('SELECT count(*) AS n FROM refresh_tokens WHERE revoked_at IS NULL').get() as { n: number }).n
+  (sqliteOf(app).prepare('SELECT count(*) AS n FROM refresh_tokens WHERE revoked_at IS NULL').get() as { n: number }).n
 
 /** A 200 of the token endpoint: exactly the four RFC 6749 fields, never cached. */
 function pairOf (t: Test, res: LightMyRequestResponse, name: string) {
@@ -74,7 +74,7 @@ t.test('reusing a used refresh token fails and revokes its whole family, not the
   const family = rowOf(app, user.refreshToken)?.family_id
 
   await assertRefused(t, app, user.refreshToken, 'the already-used first token')
-  const familyRows = app.sqlite.prepare('SELECT revoked_at FROM refresh_tokens WHERE family_id = ?').all(family) as Row[]
+  const familyRows = sqliteOf(app).prepare('SELECT revoked_at FROM refresh_tokens WHERE family_id = ?').all(family) as Row[]
   t.equal(familyRows.length, 3)
   t.ok(familyRows.every((row) => row.revoked_at !== null), 'every token of the family is revoked in the database')
   await assertRefused(t, app, third.refresh_token, 'the newest token of the family')
@@ -104,7 +104,7 @@ t.test('an expired refresh token fails (expiry set in the database)', async (t) 
   const row = rowOf(app, user.refreshToken)
   t.ok(row && row.expires_at >= now + 1_209_600 - 5 && row.expires_at <= now + 1_209_600, 'REFRESH_TOKEN_TTL defaults to 14 days')
 
-  app.sqlite.prepare('UPDATE refresh_tokens SET expires_at = ? WHERE token_hash = ?').run(now - 1, hashOf(user.refreshToken))
+  sqliteOf(app).prepare('UPDATE refresh_tokens SET expires_at = ? WHERE token_hash = ?').run(now - 1, hashOf(user.refreshToken))
   await assertRefused(t, app, user.refreshToken, 'expired')
   pairOf(t, await refresh(app, otherLogin.refresh_token), 'another login, not expired, still works')
 })

@@ -1,14 +1,14 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
 import { decodeJwt } from 'jose'
-import { build, createUser, DEFAULT_PASSWORD, type App } from '../helper.js'
+import { build, createUser, DEFAULT_PASSWORD, type App, sqliteOf } from '../helper.js'
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 const INVALID_CREDENTIALS = { error: 'invalid_grant', error_description: 'Invalid username or password' }
 const MISSING_CREDENTIALS = { error: 'invalid_request', error_description: 'username and password are required for grant_type=password' }
 
 const formBody = (fields: Record<string, string>) => new URLSearchParams(fields).toString()
-const refreshTokenRows = (app: App) => (app.sqlite.prepare('SELECT count(*) AS n FROM refresh_tokens').get() as { n: number }).n
+const refreshTokenRows = (app: App) => (sqliteOf(app).prepare('SELECT count(*) AS n FROM refresh_tokens').get() as { n: number }).n
 
 /** A 200 of the token endpoint: exactly the four RFC 6749 fields, never cached. */
 function assertTokenAnswer (t: Test, res: LightMyRequestResponse, name: string) {

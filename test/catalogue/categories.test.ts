@@ -1,11 +1,11 @@
 import t from 'tap'
-import { build, createUser, type App } from '../helper.js'
+import { build, createUser, type App, sqliteOf } from '../helper.js'
 
 const error = (statusCode: number, code: string, error: string, message: string) => ({ statusCode, code, error, message })
 const invalid = (message: string) => error(400, 'VALIDATION_ERROR', 'Bad Request', message)
 const NAME_PATTERN = 'body/name must match pattern "^(?=.*\\S)[^\\u0000-\\u001F\\u007F]+$"'
 
-const categoryRows = (app: App) => app.sqlite.prepare('SELECT id, name FROM categories ORDER BY id').all()
+const categoryRows = (app: App) => sqliteOf(app).prepare('SELECT id, name FROM categories ORDER BY id').all()
 
 t.test('GET /categories is public and empty at first', async (t) => {
   const app = await build(t)
@@ -160,13 +160,13 @@ t.test('DELETE /categories/{id} while a product uses it is 409 CATEGORY_NOT_EMPT
   const product = (await admin.inject({
     method: 'POST', url: '/products', payload: { name: 'Desk lamp', price_cents: 3900, stock: 3, category_id: category.id }
   })).json()
-  const productsBefore = app.sqlite.prepare('SELECT * FROM products').all()
+  const productsBefore = sqliteOf(app).prepare('SELECT * FROM products').all()
 
   const res = await admin.inject({ method: 'DELETE', url: `/categories/${category.id}` })
   t.equal(res.statusCode, 409)
   t.same(res.json(), error(409, 'CATEGORY_NOT_EMPTY', 'Conflict', 'Products still use this category'))
   t.same(categoryRows(app), [{ id: category.id, name: 'Lamps' }])
-  t.same(app.sqlite.prepare('SELECT * FROM products').all(), productsBefore)
+  t.same(sqliteOf(app).prepare('SELECT * FROM products').all(), productsBefore)
   t.same((await app.inject({ method: 'GET', url: `/products/${product.id}` })).json(), product)
 
   // Once the product moves out, the category can go.

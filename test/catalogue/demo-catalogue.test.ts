@@ -3,7 +3,10 @@ import t from 'tap'
 import Database from 'better-sqlite3'
 import path from 'node:path'
 import { build, tempDir } from '../helper.js'
-import type { ProductBody } from '../../routes/catalogue/schemas.js'
+import type { operations } from '../../openapi/schema.js'
+
+// A product as the published contract describes it.
+type ProductBody = operations['getProductsById']['responses'][200]['content']['application/json']
 
 const runDemo = (dataDir: string) => execFileSync('npx', ['tsx', 'src/cli/demo-catalogue.ts'], {
   env: { ...process.env, DATA_DIR: dataDir },

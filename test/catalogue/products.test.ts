@@ -1,6 +1,9 @@
 import t, { type Test } from 'tap'
-import { build, createUser, type App, type TestUser } from '../helper.js'
-import type { ProductBody } from '../../routes/catalogue/schemas.js'
+import { build, createUser, type App, type TestUser, sqliteOf } from '../helper.js'
+import type { operations } from '../../openapi/schema.js'
+
+// A product as the published contract describes it.
+type ProductBody = operations['getProductsById']['responses'][200]['content']['application/json']
 
 const error = (statusCode: number, code: string, error: string, message: string) => ({ statusCode, code, error, message })
 const invalid = (message: string) => error(400, 'VALIDATION_ERROR', 'Bad Request', message)
@@ -8,7 +11,7 @@ const PRODUCT_NOT_FOUND = error(404, 'PRODUCT_NOT_FOUND', 'Not Found', 'Product 
 const CATEGORY_NOT_FOUND = error(404, 'CATEGORY_NOT_FOUND', 'Not Found', 'Category not found')
 const NAME_PATTERN = 'body/name must match pattern "^(?=.*\\S)[^\\u0000-\\u001F\\u007F]+$"'
 
-const productRows = (app: App) => app.sqlite.prepare('SELECT * FROM products ORDER BY id').all()
+const productRows = (app: App) => sqliteOf(app).prepare('SELECT * FROM products ORDER BY id').all()
 
 async function createCategory (admin: TestUser, name: string): Promise<number> {
   const res = await admin.inject({ method: 'POST', url: '/categories', payload: { name } })
@@ -244,27 +247,27 @@ t.test('deleting a product keeps past order lines and drops it from carts', asyn
   const other = await createProduct(admin, { name: 'Cup', price_cents: 700, stock: 10 })
 
   // The orders routes are written separately: put an order in the tables directly.
-  const orderId = Number(app.sqlite.prepare(
+  const orderId = Number(sqliteOf(app).prepare(
     'INSERT INTO orders (user_id, status, total_cents, currency, shipping_address, created_at) VALUES (?, ?, ?, ?, ?, ?)'
   ).run(customer.id, 'placed', 5700, 'USD', '1 Main St', new Date().toISOString()).lastInsertRowid)
-  const insertLine = app.sqlite.prepare('INSERT INTO order_items (order_id, product_id, name, price_cents, quantity) VALUES (?, ?, ?, ?, ?)')
+  const insertLine = sqliteOf(app).prepare('INSERT INTO order_items (order_id, product_id, name, price_cents, quantity) VALUES (?, ?, ?, ?, ?)')
   insertLine.run(orderId, product.id, 'Teapot', 2500, 2)
   insertLine.run(orderId, other.id, 'Cup', 700, 1)
-  const cartLine = app.sqlite.prepare('INSERT INTO cart_items (user_id, product_id, quantity, created_at) VALUES (?, ?, ?, ?)')
+  const cartLine = sqliteOf(app).prepare('INSERT INTO cart_items (user_id, product_id, quantity, created_at) VALUES (?, ?, ?, ?)')
   cartLine.run(customer.id, product.id, 1, new Date().toISOString())
   cartLine.run(customer.id, other.id, 3, new Date().toISOString())
 
   const res = await admin.inject({ method: 'DELETE', url: `/products/${product.id}` })
   t.equal(res.statusCode, 204)
 
-  t.same(app.sqlite.prepare('SELECT order_id, product_id, name, price_cents, quantity FROM order_items ORDER BY id').all(), [
+  t.same(sqliteOf(app).prepare('SELECT order_id, product_id, name, price_cents, quantity FROM order_items ORDER BY id').all(), [
     { order_id: orderId, product_id: product.id, name: 'Teapot', price_cents: 2500, quantity: 2 },
     { order_id: orderId, product_id: other.id, name: 'Cup', price_cents: 700, quantity: 1 }
   ], 'the order keeps both lines')
-  t.same(app.sqlite.prepare('SELECT user_id, product_id, quantity FROM cart_items').all(), [
+  t.same(sqliteOf(app).prepare('SELECT user_id, product_id, quantity FROM cart_items').all(), [
     { user_id: customer.id, product_id: other.id, quantity: 3 }
   ], 'the deleted product left the cart')
-  t.same(app.sqlite.prepare('SELECT id FROM products').all(), [{ id: other.id }])
+  t.same(sqliteOf(app).prepare('SELECT id FROM products').all(), [{ id: other.id }])
 })
 
 t.test('admin-only product routes: 401 without a token, 403 for a customer, nothing changes', async (t) => {

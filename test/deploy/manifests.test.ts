@@ -94,8 +94,6 @@ function checkWorkloads (t: Test, objects: Obj[]) {
   }
 }
 
-
-
 const kubectl = spawnSync('sh', ['-c', 'command -v kubectl']).status === 0
 
 t.test('the kustomize base and the SQLite overlay render, and every object validates', async (t) => {

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { clientOptionsFrom, runClient } from '../../examples/client.js'
-import { build, createUser } from '../helper.js'
+import { build, createUser, sqliteOf } from '../helper.js'
 import { countRows, insertProduct } from '../commerce-fixtures.js'
 
 const root = path.resolve(import.meta.dirname, '../..')
@@ -58,7 +58,7 @@ t.test('run as a command, the client takes its settings from the environment and
     cwd: root,
     env: { ...process.env, API_URL: baseUrl, API_EMAIL: user.email, API_PASSWORD: user.password, PRODUCT_ID: String(product.id) }
   })
-  const orderId = app.sqlite.prepare('SELECT id FROM orders WHERE user_id = ?').pluck().get(user.id) as number
+  const orderId = sqliteOf(app).prepare('SELECT id FROM orders WHERE user_id = ?').pluck().get(user.id) as number
   t.same(stdout.trim().split('\n'), ['logged in', `hello ${user.email}`, 'cart total 900 USD', `order #${orderId} placed: 900 USD`])
 
   const failed = await run(process.execPath, ['--import', 'tsx', 'examples/client.ts', baseUrl, user.email, 'not the password', '1'], { cwd: root })

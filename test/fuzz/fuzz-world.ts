@@ -1,4 +1,4 @@
-import { createUser, login, type App } from '../helper.js'
+import { createUser, login, type App, sqliteOf } from '../helper.js'
 
 // The data a fuzz run stands on: three users (admin, customer, other), and
 // ids 1..3 of categories, products, cart lines and orders. The fuzzer deletes,
@@ -33,7 +33,7 @@ export class FuzzWorld {
   static async create (app: App): Promise<FuzzWorld> {
     const make = async (name: Principal['name'], role: Principal['role']): Promise<Principal> => {
       const user = await createUser(app, { role, fullName: `Fuzz ${name}` })
-      const row = app.sqlite.prepare('SELECT password_hash FROM users WHERE id = ?').get(user.id) as { password_hash: string }
+      const row = sqliteOf(app).prepare('SELECT password_hash FROM users WHERE id = ?').get(user.id) as { password_hash: string }
       return { name, role, id: user.id, email: user.email, password: user.password, passwordHash: row.password_hash, accessToken: user.accessToken, refreshToken: user.refreshToken, repairs: 0 }
     }
     const world = new FuzzWorld(app, {
@@ -68,7 +68,7 @@ export class FuzzWorld {
 
   /** Puts back what the fuzzer deleted or used up: same ids, plenty of stock, orders that may still move. */
   replenish (): void {
-    const db = this.app.sqlite
+    const db = sqliteOf(this.app)
     const now = new Date().toISOString()
     const currency = this.app.config.currency
     const { customer, other } = this.principals
@@ -118,7 +118,7 @@ export class FuzzWorld {
   }
 
   private async isIntact (principal: Principal): Promise<boolean> {
-    const row = this.app.sqlite.prepare('SELECT id, email, role, disabled, password_hash FROM users WHERE id = ?').get(principal.id) as UserRow | undefined
+    const row = sqliteOf(this.app).prepare('SELECT id, email, role, disabled, password_hash FROM users WHERE id = ?').get(principal.id) as UserRow | undefined
     if (!row || row.email !== principal.email || row.role !== principal.role || row.disabled !== 0 || row.password_hash !== principal.passwordHash) return false
     if (principal.name === 'other') return true
     const res = await this.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${principal.accessToken}` } })
@@ -126,7 +126,7 @@ export class FuzzWorld {
   }
 
   private async restore (principal: Principal): Promise<void> {
-    const db = this.app.sqlite
+    const db = sqliteOf(this.app)
     // A later generation than any token the old row handed out: those stay dead.
     const generation = ++this.generation
     db.transaction(() => {

@@ -223,7 +223,7 @@ function validArray (schema: JsonSchema, options: ConvertOptions, depth: number)
 
 function validObject (schema: JsonSchema, options: ConvertOptions, depth: number): fc.Arbitrary<Record<string, unknown>> {
   const properties = (schema.properties ?? {}) as Record<string, JsonSchema>
-  const required = ((schema.required ?? []) as string[])
+  const required = (schema.required ?? []) as string[]
   const model: Record<string, fc.Arbitrary<unknown>> = {}
   for (const [name, property] of Object.entries(properties)) {
     model[name] = hinted(name, property, options, validArbitrary(property, options, depth + 1))
@@ -280,7 +280,7 @@ export function brokenFieldArbitrary (schema: JsonSchema, options: ConvertOption
   const property = ((resolved.properties ?? {}) as Record<string, JsonSchema>)[field]
   const valid = validObject(resolved, options, 0)
   if (property) return fc.tuple(valid, brokenArbitrary(property, options, 1)).map(([value, broken]) => withKey(value, field, broken))
-  return brokenObject({ ...resolved, properties: {} , required: resolved.required ?? [] }, options, 0, valid)
+  return brokenObject({ ...resolved, properties: {}, required: resolved.required ?? [] }, options, 0, valid)
 }
 
 function brokenString (schema: JsonSchema): fc.Arbitrary<unknown> {
@@ -310,7 +310,7 @@ function brokenNumber (schema: JsonSchema, integer: boolean): fc.Arbitrary<unkno
   if (min > -SAFE) bounds.push(min - 1)
   if (max < SAFE) bounds.push(max + 1)
   const candidates: Array<fc.WeightedArbitrary<unknown>> = [
-    { weight: 1, arbitrary: fc.constantFrom<unknown>(1e308, -1e308, 2 ** 53, -(2 ** 53), 9_007_199_254_740_993, '1', '0x10', '1e3') }
+    { weight: 1, arbitrary: fc.constantFrom<unknown>(1e308, -1e308, 2 ** 53, -(2 ** 53), Number('9007199254740993'), '1', '0x10', '1e3') }
   ]
   // Just past a bound is what finds an off-by-one: those come up most.
   if (bounds.length > 0) candidates.push({ weight: 4, arbitrary: fc.constantFrom(...bounds) })
@@ -331,7 +331,7 @@ function brokenObject (schema: JsonSchema, options: ConvertOptions, depth: numbe
   const valid = base ?? validObject(schema, options, depth)
   const properties = (schema.properties ?? {}) as Record<string, JsonSchema>
   const names = Object.keys(properties)
-  const required = ((schema.required ?? []) as string[])
+  const required = (schema.required ?? []) as string[]
   const candidates: Array<fc.Arbitrary<unknown>> = [
     // An unknown field, the awkward names included.
     fc.tuple(valid, fc.constantFrom('unexpected_field', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'id', 'role', 'user_id', ''), fc.jsonValue({ maxDepth: 2 }))

@@ -298,35 +298,48 @@ class Fuzzer {
     const asText = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value) ?? '')
     // Mostly good ids (the junk ones also get a fixed pass of their own below).
     const brokenPath = (p: Parameter) => fc.oneof(fc.constantFrom(...JUNK_PATH_VALUES), brokenArbitrary(p.schema, options).map((v) => encodeURIComponent(asText(v))))
-    const pathValue = (p: Parameter) => fault === `path:${p.name}` ? brokenPath(p) : valid ? validArbitrary(p.schema, options).map((v) => encodeURIComponent(asText(v))) : fc.oneof(
-      { weight: 6, arbitrary: validArbitrary(p.schema, options).map((v) => encodeURIComponent(asText(v))) },
-      { weight: 1, arbitrary: fc.constantFrom(...JUNK_PATH_VALUES) },
-      { weight: 1, arbitrary: brokenArbitrary(p.schema, options).map((v) => encodeURIComponent(asText(v))) }
-    )
+    const pathValue = (p: Parameter) => fault === `path:${p.name}`
+      ? brokenPath(p)
+      : valid
+        ? validArbitrary(p.schema, options).map((v) => encodeURIComponent(asText(v)))
+        : fc.oneof(
+          { weight: 6, arbitrary: validArbitrary(p.schema, options).map((v) => encodeURIComponent(asText(v))) },
+          { weight: 1, arbitrary: fc.constantFrom(...JUNK_PATH_VALUES) },
+          { weight: 1, arbitrary: brokenArbitrary(p.schema, options).map((v) => encodeURIComponent(asText(v))) }
+        )
     const validPairs = (params: Parameter[], all: boolean) => fc.tuple(...params.map((p) => {
       const value = fault === `${p.in}:${p.name}` ? brokenArbitrary(p.schema, options).map(asText) : hinted(p.name, p.schema, options, validArbitrary(p.schema, options)).map(asText)
       return p.required || all || fault === `${p.in}:${p.name}` ? value : fc.option(value, { nil: undefined, freq: 2 })
     })).map((values) => values.flatMap((value, i): Array<[string, string]> => (value === undefined ? [] : [[(params[i] as Parameter).name, value]])))
     const paramPairs = (params: Parameter[], junkNames: string[]) => fc.oneof(
       { weight: 3, arbitrary: validPairs(params, false) },
-      { weight: 2, arbitrary: fc.array(fc.tuple(
+      {
+        weight: 2,
+        arbitrary: fc.array(fc.tuple(
           fc.constantFrom(...params.map((p) => p.name), ...junkNames),
           fc.oneof(...params.map((p) => brokenArbitrary(p.schema, options).map(asText)), fc.constantFrom(...JUNK_CURSORS), fc.string({ maxLength: 20 }))
-        ), { maxLength: 4 }) }
+        ), { maxLength: 4 })
+      }
     )
     const body = mediaTypes.length === 0
       ? fc.constant(undefined)
       : fc.constantFrom(...mediaTypes).chain((mediaType) => {
         const schema = operation.bodies[mediaType] as JsonSchema
-        return (fault?.startsWith('body:') ? brokenFieldArbitrary(schema, options, fault.slice('body:'.length)) : valid ? validArbitrary(schema, options) : fc.oneof(
-          { weight: 1, arbitrary: validArbitrary(schema, options) },
-          { weight: 1, arbitrary: brokenArbitrary(schema, options) }
-        )).map((value) => ({ mediaType, value }))
+        return (fault?.startsWith('body:')
+          ? brokenFieldArbitrary(schema, options, fault.slice('body:'.length))
+          : valid
+            ? validArbitrary(schema, options)
+            : fc.oneof(
+              { weight: 1, arbitrary: validArbitrary(schema, options) },
+              { weight: 1, arbitrary: brokenArbitrary(schema, options) }
+            )).map((value) => ({ mediaType, value }))
       })
-    const contentType = valid ? fc.constant('declared') : fc.oneof(
-      { weight: 8, arbitrary: fc.constant('declared') },
-      { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/xml', 'multipart/form-data', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'none') }
-    )
+    const contentType = valid
+      ? fc.constant('declared')
+      : fc.oneof(
+        { weight: 8, arbitrary: fc.constant('declared') },
+        { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/xml', 'multipart/form-data', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'none') }
+      )
     return fc.record({
       who: valid ? (operation.roleRestricted ? fc.constant<Who>('admin') : fc.constantFrom<Who>('customer', 'admin')) : fc.constantFrom<Who>('customer', 'customer', 'admin', 'admin', 'none', 'junk'),
       junk: fc.nat({ max: JUNK_AUTH_COUNT - 1 }),
@@ -350,7 +363,13 @@ class Fuzzer {
       ]
       const documented = (place: Parameter['in'], name: string) => operation.parameters.some((p) => p.in === place && p.name === name)
       const request: PlannedRequest = {
-        operation, kind: 'random', who: choice.who, junk: choice.junk, url: query ? `${url}?${query}` : url, headers, forbidden,
+        operation,
+        kind: 'random',
+        who: choice.who,
+        junk: choice.junk,
+        url: query ? `${url}?${query}` : url,
+        headers,
+        forbidden,
         pristine: choice.rawQuery === undefined && choice.contentType === 'declared' &&
           choice.query.every(([name]) => documented('query', name)) && choice.headers.every(([name]) => documented('header', name.toLowerCase()))
       }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, createUser } from '../helper.js'
+import { build, createUser, sqliteOf } from '../helper.js'
 import { insertProduct } from '../commerce-fixtures.js'
 import { SmtpSink, waitFor } from '../smtp-sink.js'
 
@@ -32,10 +32,10 @@ t.test('a checkout sends its owner one confirmation e-mail naming the order, eac
   t.match(text, /^Total: 94\.99 EUR$/m, 'the total')
   t.equal(text.match(/^\d+ × /gm)?.length, 2, 'two lines, the bystander\'s cart not among them')
 
-  await waitFor(() => app.sqlite.prepare('SELECT sent_at FROM mail_outbox').pluck().get(), 5000, 'sent_at')
+  await waitFor(() => sqliteOf(app).prepare('SELECT sent_at FROM mail_outbox').pluck().get(), 5000, 'sent_at')
   await new Promise((resolve) => setTimeout(resolve, 700))
   t.equal(sink.messages.length, 1, 'exactly one e-mail')
-  t.same(app.sqlite.prepare('SELECT recipient, subject, attempts, last_error AS lastError FROM mail_outbox').all(),
+  t.same(sqliteOf(app).prepare('SELECT recipient, subject, attempts, last_error AS lastError FROM mail_outbox').all(),
     [{ recipient: user.email, subject: `Order #${id} confirmed`, attempts: 0, lastError: null }], 'one outbox row, sent first time')
 })
 
@@ -49,5 +49,5 @@ t.test('a refused checkout sends no e-mail', async (t) => {
   t.equal(empty.json().code, 'CART_EMPTY')
   await new Promise((resolve) => setTimeout(resolve, 700))
   t.equal(sink.messages.length, 0)
-  t.equal(app.sqlite.prepare('SELECT count(*) FROM mail_outbox').pluck().get(), 0)
+  t.equal(sqliteOf(app).prepare('SELECT count(*) FROM mail_outbox').pluck().get(), 0)
 })

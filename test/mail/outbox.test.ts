@@ -3,9 +3,9 @@ import t from 'tap'
 import type Database from 'better-sqlite3'
 import { buildApp } from '../../src/app.js'
 import { openDatabase } from '../../src/db/index.js'
-import { enqueueMail } from '../../src/mail/outbox.js'
+import { enqueueMail } from '../../src/store/outbox.js'
 import { backoffMs, describeError } from '../../plugins/mail.js'
-import { build, tempDir, testConfig } from '../helper.js'
+import { build, tempDir, testConfig, dbOf, sqliteOf } from '../helper.js'
 import { SmtpSink, waitFor } from '../smtp-sink.js'
 
 interface Row { id: number, recipient: string, attempts: number, nextAttemptAt: number, sentAt: number | null, lastError: string | null }
@@ -28,7 +28,7 @@ t.test('a queued e-mail arrives at the SMTP server with its from, to, subject an
   t.teardown(() => sink.stop())
   const app = await build(t, { SMTP_URL: sink.url, MAIL_FROM: 'Shop <orders@shop.example>' })
   const before = Date.now()
-  enqueueMail(app.db, { to: 'ann@example.test', subject: 'Hello', text: 'First line\nSecond line' })
+  enqueueMail(dbOf(app), { to: 'ann@example.test', subject: 'Hello', text: 'First line\nSecond line' })
   app.mailOutbox.wake()
 
   const mail = await waitFor(() => sink.messages[0], 10_000, 'the e-mail')
@@ -36,7 +36,7 @@ t.test('a queued e-mail arrives at the SMTP server with its from, to, subject an
   t.equal(toText(mail), 'ann@example.test')
   t.equal(mail.subject, 'Hello')
   t.equal(mail.text, 'First line\nSecond line\n')
-  const row = await waitFor(() => sentRow(app.sqlite), 5000, 'sent_at')
+  const row = await waitFor(() => sentRow(sqliteOf(app)), 5000, 'sent_at')
   t.match(row, { recipient: 'ann@example.test', attempts: 0, lastError: null })
   t.ok(row.sentAt! >= before && row.sentAt! <= Date.now(), 'sent_at is the time it went out')
   await sleep(700)
@@ -48,11 +48,11 @@ t.test('while the mail server is down the e-mail waits, then goes out once it is
   await sink.stop()
   t.teardown(() => sink.stop())
   const app = await build(t, { SMTP_URL: sink.url })
-  enqueueMail(app.db, { to: 'bob@example.test', subject: 'Patience', text: 'It will come' })
+  enqueueMail(dbOf(app), { to: 'bob@example.test', subject: 'Patience', text: 'It will come' })
   app.mailOutbox.wake()
 
-  await waitFor(() => (rows(app.sqlite)[0]?.attempts ?? 0) >= 2, 15_000, 'two failed attempts')
-  const [row] = rows(app.sqlite)
+  await waitFor(() => (rows(sqliteOf(app))[0]?.attempts ?? 0) >= 2, 15_000, 'two failed attempts')
+  const [row] = rows(sqliteOf(app))
   t.equal(row?.sentAt, null, 'not sent while the server is down')
   t.match(row?.lastError, /ECONNREFUSED/, 'the reason is kept')
   t.ok(row!.nextAttemptAt > Date.now(), 'the next attempt is in the future: backing off, not spinning')
@@ -62,7 +62,7 @@ t.test('while the mail server is down the e-mail waits, then goes out once it is
   const mail = await waitFor(() => sink.messages[0], 20_000, 'delivery after the server is back')
   t.equal(mail.subject, 'Patience')
   t.equal(mail.text, 'It will come\n')
-  const sent = await waitFor(() => sentRow(app.sqlite), 5000, 'sent_at')
+  const sent = await waitFor(() => sentRow(sqliteOf(app)), 5000, 'sent_at')
   t.equal(sent.lastError, null, 'the error is cleared once sent')
   t.ok(sent.attempts >= 2)
   t.equal(sink.messages.length, 1)
@@ -73,13 +73,13 @@ t.test('a server that refuses the message for now (451) gets it again later', as
   sink.reject = 1
   t.teardown(() => sink.stop())
   const app = await build(t, { SMTP_URL: sink.url })
-  enqueueMail(app.db, { to: 'erin@example.test', subject: 'Second time lucky', text: 'Body' })
+  enqueueMail(dbOf(app), { to: 'erin@example.test', subject: 'Second time lucky', text: 'Body' })
   app.mailOutbox.wake()
 
   const mail = await waitFor(() => sink.messages[0], 10_000, 'delivery after the refusal')
   t.equal(mail.subject, 'Second time lucky')
   t.equal(sink.rejected, 1)
-  const row = await waitFor(() => sentRow(app.sqlite), 5000, 'sent_at')
+  const row = await waitFor(() => sentRow(sqliteOf(app)), 5000, 'sent_at')
   t.equal(row.attempts, 1, 'one failed attempt before it went out')
   t.equal(sink.messages.length, 1)
 })
@@ -93,9 +93,9 @@ t.test('a queued e-mail survives a restart of the service', async (t) => {
   let closed = false
   t.teardown(async () => { if (!closed) await first.close() })
   await first.ready()
-  enqueueMail(first.db, { to: 'carol@example.test', subject: 'Across restarts', text: 'Still here' })
+  enqueueMail(dbOf(first), { to: 'carol@example.test', subject: 'Across restarts', text: 'Still here' })
   first.mailOutbox.wake()
-  await waitFor(() => (rows(first.sqlite)[0]?.attempts ?? 0) >= 1, 10_000, 'a failed attempt before the restart')
+  await waitFor(() => (rows(sqliteOf(first))[0]?.attempts ?? 0) >= 1, 10_000, 'a failed attempt before the restart')
   await first.close()
   closed = true
 
@@ -104,7 +104,7 @@ t.test('a queued e-mail survives a restart of the service', async (t) => {
   const mail = await waitFor(() => sink.messages[0], 10_000, 'delivery by the restarted service')
   t.equal(mail.subject, 'Across restarts')
   t.equal(toText(mail), 'carol@example.test')
-  await waitFor(() => rows(second.sqlite)[0]?.sentAt, 5000, 'sent_at')
+  await waitFor(() => rows(sqliteOf(second))[0]?.sentAt, 5000, 'sent_at')
   t.equal(sink.messages.length, 1)
 })
 
@@ -115,7 +115,7 @@ t.test('closing the service waits for the e-mail being sent and records it', asy
   const dataDir = tempDir(t)
   const app = await buildApp(testConfig(dataDir, { SMTP_URL: sink.url }))
   await app.ready()
-  enqueueMail(app.db, { to: 'frank@example.test', subject: 'In flight', text: 'Body' })
+  enqueueMail(dbOf(app), { to: 'frank@example.test', subject: 'In flight', text: 'Body' })
   app.mailOutbox.wake()
   await waitFor(() => sink.receiving > 0, 10_000, 'the send to begin')
   t.equal(sink.messages.length, 0, 'still in flight when the close begins')
@@ -135,13 +135,13 @@ t.test('two instances on one database send each e-mail once', async (t) => {
   const one = await build(t, { SMTP_URL: sink.url }, dataDir)
   const two = await build(t, { SMTP_URL: sink.url }, dataDir)
   const recipients = Array.from({ length: 30 }, (_, i) => `r${i}@example.test`)
-  one.db.transaction(() => {
-    for (const to of recipients) enqueueMail(one.db, { to, subject: `For ${to}`, text: 'Once' })
+  dbOf(one).transaction(() => {
+    for (const to of recipients) enqueueMail(dbOf(one), { to, subject: `For ${to}`, text: 'Once' })
   })
   one.mailOutbox.wake()
   two.mailOutbox.wake()
 
-  await waitFor(() => rows(one.sqlite).every((row) => row.sentAt !== null), 20_000, 'every row sent')
+  await waitFor(() => rows(sqliteOf(one)).every((row) => row.sentAt !== null), 20_000, 'every row sent')
   await sleep(700)
   t.same(sink.messages.map(toText).sort(), [...recipients].sort(), 'each recipient got exactly one e-mail')
 })
@@ -152,9 +152,9 @@ t.test('without SMTP_URL the e-mail is written to the log, marked as holding sec
   const app = await buildApp(testConfig(tempDir(t)), { logger: { level: 'info', stream } })
   t.teardown(() => app.close())
   await app.ready()
-  enqueueMail(app.db, { to: 'dave@example.test', subject: 'Logged', text: 'Look in the log' })
+  enqueueMail(dbOf(app), { to: 'dave@example.test', subject: 'Logged', text: 'Look in the log' })
   app.mailOutbox.wake()
-  await waitFor(() => rows(app.sqlite)[0]?.sentAt, 5000, 'sent_at')
+  await waitFor(() => rows(sqliteOf(app))[0]?.sentAt, 5000, 'sent_at')
 
   const lines = logged.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
   t.match(lines.find((line) => /SMTP_URL is not set/.test(String(line.msg))), { level: 40, component: 'mail' }, 'a warning at start')
@@ -168,7 +168,7 @@ t.test('without SMTP_URL the e-mail is written to the log, marked as holding sec
     containsSecrets: true,
     msg: 'e-mail not sent (no SMTP_URL): logged instead, body may hold a reset token'
   })
-  t.match(rows(app.sqlite), [{ attempts: 0, lastError: null }])
+  t.match(rows(sqliteOf(app)), [{ attempts: 0, lastError: null }])
 })
 
 t.test('backoff doubles from the base, with a little jitter, and is capped at a minute', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { startServer } from '../server-process.js'
-import { build, createUser, tempDir, testEnv, type TestUser } from '../helper.js'
+import { build, createUser, tempDir, testEnv, type TestUser, sqliteOf } from '../helper.js'
 import { countRows, errorBody, insertProduct, snapshot, stockOf, SHIPPING, type OrderBody } from '../commerce-fixtures.js'
 
 // In one process every handler runs to completion before the next starts, so
@@ -75,7 +75,7 @@ t.test('four processes on one database: no oversell, one order per key, one canc
     const replays = answers.filter((a) => a !== created)
     t.same(replays.map((answer) => [answer.status, answer.body]), replays.map(() => [200, created?.body]), 'every repeat is a 200 with the same order, byte for byte')
     t.equal(await countRows(app, 'orders'), ordersBefore + 1, 'exactly one order row')
-    t.equal(app.sqlite.prepare('SELECT count(*) FROM orders WHERE user_id = ? AND idempotency_key = ?').pluck().get(user.id, headers['idempotency-key']), 1)
+    t.equal(sqliteOf(app).prepare('SELECT count(*) FROM orders WHERE user_id = ? AND idempotency_key = ?').pluck().get(user.id, headers['idempotency-key']), 1)
     t.equal(await stockOf(app, tea.id), 98, 'stock taken once')
   })
 

@@ -4,7 +4,7 @@ import {
   addToCart, countRows, deleteProduct, errorBody, insertProduct, placeOrder, setPrice, setStock, snapshot, stockOf,
   SHIPPING, type OrderBody
 } from '../commerce-fixtures.js'
-import { formatMoney } from '../../routes/orders/repository.js'
+import { formatMoney } from '../../src/store/orders.js'
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 const checkout = (user: TestUser, headers: Record<string, string> = {}) =>

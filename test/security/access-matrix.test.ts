@@ -3,7 +3,7 @@ import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { HTTPMethods, InjectOptions, LightMyRequestResponse } from 'fastify'
 import * as schema from '../../src/db/schema.js'
-import { build, createUser, login, type App, type TestUser } from '../helper.js'
+import { build, createUser, login, type App, type TestUser, sqliteOf, dbOf } from '../helper.js'
 
 // The access-control matrix, derived from the live OpenAPI document: which
 // operations are admin-only is found by probing with a customer's token, and
@@ -113,13 +113,13 @@ function request (operation: Operation, idFor: (collection: string) => number, p
 }
 
 function insertProduct (app: App, name: string, categoryId: number | null = null) {
-  return app.db.insert(schema.products).values({ name, priceCents: 1250, stock: 50, categoryId }).returning().get()
+  return dbOf(app).insert(schema.products).values({ name, priceCents: 1250, stock: 50, categoryId }).returning().get()
 }
 
 /** Every row of every table; mail_outbox without the columns its background worker updates. */
 function everyRow (app: App) {
-  const tables = app.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%' ORDER BY name").pluck().all() as string[]
-  return Object.fromEntries(tables.map((table) => [table, app.sqlite.prepare(table === 'mail_outbox'
+  const tables = sqliteOf(app).prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%' ORDER BY name").pluck().all() as string[]
+  return Object.fromEntries(tables.map((table) => [table, sqliteOf(app).prepare(table === 'mail_outbox'
     ? 'SELECT id, recipient, subject, body FROM mail_outbox ORDER BY id'
     : `SELECT * FROM "${table}" ORDER BY rowid`).all()]))
 }
@@ -140,7 +140,7 @@ async function probeAdminOperations (t: Test, app: App, operations: Operation[],
 /** A user with a placed order, so the probes have real ids of every collection to aim at. */
 async function fixtures (app: App) {
   const owner = await createUser(app)
-  const category = app.db.insert(schema.categories).values({ name: `Category ${owner.id}` }).returning().get()
+  const category = dbOf(app).insert(schema.categories).values({ name: `Category ${owner.id}` }).returning().get()
   const product = insertProduct(app, `Product of ${owner.id}`, category.id)
   await owner.inject({ method: 'POST', url: '/cart/items', payload: { product_id: product.id, quantity: 1 } })
   const orderRes = await owner.inject({ method: 'POST', url: '/orders', payload: { shipping_address: '1 Owner Road' } })
@@ -224,12 +224,12 @@ t.test('user-owned resources: user B holding user A\'s id gets the 404 of a miss
       cart: (await a.inject({ method: 'GET', url: '/cart' })).json(),
       // Rows an API view would not show: password hash, session generation, refresh tokens, stock.
       rows: {
-        user: app.sqlite.prepare('SELECT * FROM users WHERE id = ?').get(a.id),
-        refreshTokens: app.sqlite.prepare('SELECT * FROM refresh_tokens WHERE user_id = ? ORDER BY id').all(a.id),
-        cart: app.sqlite.prepare('SELECT * FROM cart_items WHERE user_id = ? ORDER BY product_id').all(a.id),
-        orders: app.sqlite.prepare('SELECT * FROM orders WHERE user_id = ? ORDER BY id').all(a.id),
-        orderItems: app.sqlite.prepare('SELECT i.* FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.user_id = ? ORDER BY i.id').all(a.id),
-        products: app.sqlite.prepare('SELECT * FROM products WHERE id IN (?, ?) ORDER BY id').all(ordered.id, inACart.id)
+        user: sqliteOf(app).prepare('SELECT * FROM users WHERE id = ?').get(a.id),
+        refreshTokens: sqliteOf(app).prepare('SELECT * FROM refresh_tokens WHERE user_id = ? ORDER BY id').all(a.id),
+        cart: sqliteOf(app).prepare('SELECT * FROM cart_items WHERE user_id = ? ORDER BY product_id').all(a.id),
+        orders: sqliteOf(app).prepare('SELECT * FROM orders WHERE user_id = ? ORDER BY id').all(a.id),
+        orderItems: sqliteOf(app).prepare('SELECT i.* FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.user_id = ? ORDER BY i.id').all(a.id),
+        products: sqliteOf(app).prepare('SELECT * FROM products WHERE id IN (?, ?) ORDER BY id').all(ordered.id, inACart.id)
       }
     })
     const before = await ownerView()

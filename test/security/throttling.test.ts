@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, createUser, tempDir, type App } from '../helper.js'
+import { build, createUser, tempDir, type App, sqliteOf } from '../helper.js'
 
 const tryLogin = (app: App, username: string, password: string, headers: Record<string, string> = {}) =>
   app.inject({ method: 'POST', url: '/auth/token', headers, payload: { username, password } })
@@ -23,7 +23,7 @@ t.test('per account: after LOGIN_MAX_FAILURES failures the e-mail is throttled, 
   const restarted = await build(t, { LOGIN_MAX_FAILURES: '3' }, dataDir)
   t.equal((await tryLogin(restarted, user.email, user.password)).statusCode, 429, 'a restart does not reset the count')
 
-  restarted.sqlite.prepare('UPDATE login_throttle SET locked_until = ?').run(Date.now() - 1)
+  sqliteOf(restarted).prepare('UPDATE login_throttle SET locked_until = ?').run(Date.now() - 1)
   t.equal((await tryLogin(restarted, user.email, user.password)).statusCode, 200, 'after the throttle, the right password works')
 })
 

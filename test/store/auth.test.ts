@@ -1,16 +1,14 @@
 import t from 'tap'
 import type { Store } from '../../src/db/index.js'
-import { createUserRepository } from '../../routes/users/repository.js'
-import { createAuthRepositories, THROTTLE_MS } from '../../routes/auth/repository.js'
-import { createOutboxRepository } from '../../src/mail/outbox.js'
-import { eachStore } from './stores.js'
+import { THROTTLE_MS } from '../../src/store/auth.js'
+import { eachStore, repositoriesOf } from './stores.js'
 
 async function newUser (store: Store, email = 'ann@example.test') {
-  return (await createUserRepository(store).create({ email, passwordHash: 'hash' }))!
+  return (await repositoriesOf(store).users.create({ email, passwordHash: 'hash' }))!
 }
 
 eachStore(t, 'refresh tokens: rotate once, reuse revokes the family', async (t, store) => {
-  const { refreshTokens } = createAuthRepositories(store)
+  const { refreshTokens } = repositoriesOf(store)
   const user = await newUser(store)
   const first = await refreshTokens.issue({ userId: user.id, clientId: 'cli', generation: 0, ttlSeconds: 60 })
   t.match(first, /^[A-Za-z0-9_-]{43}$/)
@@ -24,7 +22,7 @@ eachStore(t, 'refresh tokens: rotate once, reuse revokes the family', async (t, 
 })
 
 eachStore(t, 'refresh tokens: two uses at once, one wins and the family is revoked', async (t, store) => {
-  const { refreshTokens } = createAuthRepositories(store)
+  const { refreshTokens } = repositoriesOf(store)
   const user = await newUser(store)
   const token = await refreshTokens.issue({ userId: user.id, clientId: 'cli', generation: 0, ttlSeconds: 60 })
   const results = await Promise.all(Array.from({ length: 6 }, () => refreshTokens.rotate(token, 60)))
@@ -37,8 +35,8 @@ eachStore(t, 'refresh tokens: two uses at once, one wins and the family is revok
 })
 
 eachStore(t, 'refresh tokens: an ended session, a disabled or deleted user, an expired token', async (t, store) => {
-  const { refreshTokens } = createAuthRepositories(store)
-  const users = createUserRepository(store)
+  const { refreshTokens } = repositoriesOf(store)
+  const users = repositoriesOf(store).users
   const user = await newUser(store)
   const issue = (ttlSeconds = 60) => refreshTokens.issue({ userId: user.id, clientId: 'cli', generation: 0, ttlSeconds })
   t.same(await refreshTokens.rotate(await issue(-1), 60), { ok: false, reason: 'expired' })
@@ -55,7 +53,7 @@ eachStore(t, 'refresh tokens: an ended session, a disabled or deleted user, an e
 })
 
 eachStore(t, 'refresh tokens: revoke ends the family; unknown tokens are fine', async (t, store) => {
-  const { refreshTokens } = createAuthRepositories(store)
+  const { refreshTokens } = repositoriesOf(store)
   const user = await newUser(store)
   const first = await refreshTokens.issue({ userId: user.id, clientId: 'cli', generation: 0, ttlSeconds: 60 })
   const rotated = await refreshTokens.rotate(first, 60)
@@ -67,7 +65,7 @@ eachStore(t, 'refresh tokens: revoke ends the family; unknown tokens are fine', 
 })
 
 eachStore(t, 'login throttle: locks after the limit, a success clears, the lock runs out', async (t, store) => {
-  const throttle = createAuthRepositories(store).loginThrottle(3)
+  const throttle = repositoriesOf(store, { loginMaxFailures: 3 }).loginThrottle
   const now = 1_800_000_000_000
   await throttle.recordFailure('Eve@Example.test', now)
   await throttle.recordFailure('eve@example.test', now)
@@ -84,16 +82,16 @@ eachStore(t, 'login throttle: locks after the limit, a success clears, the lock 
 })
 
 eachStore(t, 'login throttle: failures at once all count', async (t, store) => {
-  const throttle = createAuthRepositories(store).loginThrottle(10)
+  const throttle = repositoriesOf(store, { loginMaxFailures: 10 }).loginThrottle
   const now = 1_800_000_000_000
   await Promise.all(Array.from({ length: 10 }, () => throttle.recordFailure('mallory@example.test', now)))
   t.equal(await throttle.retryAfterMs('mallory@example.test', now), THROTTLE_MS, 'ten concurrent failures reach the limit of ten')
 })
 
 eachStore(t, 'password resets: one token, used once, ends sessions; its mail is queued with it', async (t, store) => {
-  const { passwordResets } = createAuthRepositories(store)
-  const users = createUserRepository(store)
-  const outbox = createOutboxRepository(store)
+  const { passwordResets } = repositoriesOf(store)
+  const users = repositoriesOf(store).users
+  const outbox = repositoriesOf(store).outbox
   const user = await newUser(store)
   let token = ''
   t.equal(await passwordResets.request(user, (issued) => { token = issued; return { subject: 'Reset', text: `token ${issued}` } }), true)

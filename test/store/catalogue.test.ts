@@ -1,9 +1,8 @@
 import t from 'tap'
-import { createCatalogueRepository } from '../../routes/catalogue/repository.js'
-import { eachStore } from './stores.js'
+import { eachStore, repositoriesOf } from './stores.js'
 
 eachStore(t, 'catalogue: categories are unique case-insensitively; one in use is kept', async (t, store) => {
-  const catalogue = createCatalogueRepository(store)
+  const catalogue = repositoriesOf(store).catalogue
   const tea = await catalogue.createCategory('  Tea ')
   t.match(tea, { id: Number, name: 'Tea' })
   t.equal(await catalogue.createCategory('TEA'), undefined)
@@ -17,7 +16,7 @@ eachStore(t, 'catalogue: categories are unique case-insensitively; one in use is
 })
 
 eachStore(t, 'catalogue: products, their category checked by the foreign key', async (t, store) => {
-  const catalogue = createCatalogueRepository(store)
+  const catalogue = repositoriesOf(store).catalogue
   const tea = (await catalogue.createCategory('Tea'))!
   t.same(await catalogue.createProduct({ name: 'Ghost', priceCents: 1, stock: 1, categoryId: 999_999_999_999 }), { ok: false, reason: 'category_not_found' })
   const created = await catalogue.createProduct({ name: ' Sencha ', description: 'Green', priceCents: 1299, stock: 5, categoryId: tea.id })
@@ -35,7 +34,7 @@ eachStore(t, 'catalogue: products, their category checked by the foreign key', a
 })
 
 eachStore(t, 'catalogue: listing filters by category and name part; wildcards are literal', async (t, store) => {
-  const catalogue = createCatalogueRepository(store)
+  const catalogue = repositoriesOf(store).catalogue
   const tea = (await catalogue.createCategory('Tea'))!
   for (const name of ['Green tea', 'Black tea', '100% cocoa', 'Cocoa_nibs']) {
     await catalogue.createProduct({ name, priceCents: 1, stock: 1, categoryId: name.includes('tea') ? tea.id : null })
@@ -51,7 +50,7 @@ eachStore(t, 'catalogue: listing filters by category and name part; wildcards ar
 })
 
 eachStore(t, 'catalogue: two loads at once add each thing once', async (t, store) => {
-  const catalogue = createCatalogueRepository(store)
+  const catalogue = repositoriesOf(store).catalogue
   const entries = [{ category: 'Tea', products: [{ name: 'Sencha', priceCents: 100, stock: 3 }, { name: 'Assam', priceCents: 200, stock: 4 }] }]
   const reports = await Promise.all([catalogue.loadCatalogue(entries), catalogue.loadCatalogue(entries), catalogue.loadCatalogue(entries)])
   t.equal(reports.reduce((sum, report) => sum + report.productsCreated.length, 0), 2)

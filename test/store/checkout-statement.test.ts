@@ -5,21 +5,17 @@
 // both stores where it applies.
 import t from 'tap'
 import type { Store } from '../../src/db/index.js'
-import { createUserRepository } from '../../routes/users/repository.js'
-import { createCatalogueRepository } from '../../routes/catalogue/repository.js'
-import { createCartRepository } from '../../routes/cart/repository.js'
-import { confirmationText, createOrderRepository } from '../../routes/orders/repository.js'
-import { createOutboxRepository } from '../../src/mail/outbox.js'
-import { eachStore } from './stores.js'
+import { confirmationText } from '../../src/store/orders.js'
+import { eachStore, repositoriesOf } from './stores.js'
 
 async function shop (store: Store) {
-  const users = createUserRepository(store)
-  const catalogue = createCatalogueRepository(store)
+  const users = repositoriesOf(store).users
+  const catalogue = repositoriesOf(store).catalogue
   let n = 0
   return {
-    carts: createCartRepository(store),
-    orders: createOrderRepository(store),
-    outbox: createOutboxRepository(store),
+    carts: repositoriesOf(store).cart,
+    orders: repositoriesOf(store).orders,
+    outbox: repositoriesOf(store).outbox,
     async customer (shippingAddress = '1 Road') {
       const user = (await users.create({ email: `buyer-${++n}@example.test`, passwordHash: 'hash' }))!
       return { userId: user.id, email: user.email, shippingAddress, currency: 'EUR' }

@@ -1,20 +1,15 @@
 import t from 'tap'
 import type { Store } from '../../src/db/index.js'
-import { createUserRepository } from '../../routes/users/repository.js'
-import { createCatalogueRepository } from '../../routes/catalogue/repository.js'
-import { createCartRepository } from '../../routes/cart/repository.js'
-import { createOrderRepository } from '../../routes/orders/repository.js'
-import { createOutboxRepository } from '../../src/mail/outbox.js'
-import { eachStore } from './stores.js'
+import { eachStore, repositoriesOf } from './stores.js'
 
 async function shop (store: Store) {
-  const users = createUserRepository(store)
-  const catalogue = createCatalogueRepository(store)
+  const users = repositoriesOf(store).users
+  const catalogue = repositoriesOf(store).catalogue
   let n = 0
   return {
-    carts: createCartRepository(store),
-    orders: createOrderRepository(store),
-    outbox: createOutboxRepository(store),
+    carts: repositoriesOf(store).cart,
+    orders: repositoriesOf(store).orders,
+    outbox: repositoriesOf(store).outbox,
     catalogue,
     async customer () {
       const user = (await users.create({ email: `shopper-${++n}@example.test`, passwordHash: 'hash' }))!
@@ -73,7 +68,13 @@ eachStore(t, 'orders: checkout snapshots the cart, takes stock, empties the cart
   const { order, created } = await orders.checkout(buyer)
   t.equal(created, true)
   t.match(order, {
-    id: Number, userId: buyer.userId, status: 'placed', totalCents: 1500, currency: 'USD', shippingAddress: '1 Road', createdAt: String,
+    id: Number,
+    userId: buyer.userId,
+    status: 'placed',
+    totalCents: 1500,
+    currency: 'USD',
+    shippingAddress: '1 Road',
+    createdAt: String,
     items: [{ productId: b, name: 'B', priceCents: 250, quantity: 2 }, { productId: a, name: 'A', priceCents: 1000, quantity: 1 }]
   })
   t.same(await orders.find(order.id), order, 'what find returns is what checkout returned')
@@ -95,7 +96,7 @@ eachStore(t, 'orders: not enough stock for one line changes nothing', async (t, 
   const scarce = await product(2)
   await carts.add(buyer.userId, plenty, 3)
   await carts.add(buyer.userId, scarce, 2)
-  await createCatalogueRepository(store).updateProduct(scarce, { stock: 1 })
+  await repositoriesOf(store).catalogue.updateProduct(scarce, { stock: 1 })
   t.equal(await rejection(orders.checkout(buyer)), 'INSUFFICIENT_STOCK')
   t.equal(await stockOf(plenty), 10, 'stock taken for the first line was given back')
   t.equal((await carts.lines(buyer.userId)).length, 2, 'the cart is as it was')

@@ -1,5 +1,8 @@
 import type { Test } from 'tap'
 import { openStore, type Store } from '../../src/db/index.js'
+import type { Repositories, RepositoryOptions } from '../../src/store/index.js'
+import { createSqliteRepositories } from '../../src/store/sqlite/index.js'
+import { createPostgresRepositories } from '../../src/store/postgres/index.js'
 import { tempDir } from '../helper.js'
 import { postgresOrSkip } from '../postgres.js'
 
@@ -26,4 +29,9 @@ export function eachStore (t: Test, name: string, body: (t: Test, store: Store) 
       if (store) await body(t, store)
     })
   }
+}
+
+/** The repositories over a test's store, made at once (the app makes them once, in plugins/db.ts). */
+export function repositoriesOf (store: Store, options: RepositoryOptions = { loginMaxFailures: 10 }): Repositories {
+  return store.dialect === 'sqlite' ? createSqliteRepositories(store.db, options) : createPostgresRepositories(store.db, options)
 }

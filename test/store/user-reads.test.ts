@@ -2,11 +2,10 @@
 // turn go out as one statement; each caller must still get its own user (or none), and a
 // read asked for after a change committed must see it, however many reads are in flight.
 import t from 'tap'
-import { createUserRepository } from '../../routes/users/repository.js'
-import { eachStore } from './stores.js'
+import { eachStore, repositoriesOf } from './stores.js'
 
 eachStore(t, 'many reads at once: each gets its own row, duplicates and unknown ids included', async (t, store) => {
-  const users = createUserRepository(store)
+  const users = repositoriesOf(store).users
   const created = []
   for (let i = 0; i < 30; i++) created.push((await users.create({ email: `reader-${i}@example.test`, passwordHash: 'hash', fullName: i % 2 ? `Reader ${i}` : undefined }))!)
   const asked = [...created.map((user) => user.id), ...created.slice(0, 10).map((user) => user.id), 999_999_999_999_999, 999_999_999_999_998]
@@ -20,7 +19,7 @@ eachStore(t, 'many reads at once: each gets its own row, duplicates and unknown 
 })
 
 eachStore(t, 'a read asked for after a sign-out committed sees it, with reads in flight', async (t, store) => {
-  const users = createUserRepository(store)
+  const users = repositoriesOf(store).users
   const user = (await users.create({ email: 'revoked@example.test', passwordHash: 'hash' }))!
   for (let round = 0; round < 20; round++) {
     // Reads in flight (some of them batched) while the session generation moves on.

@@ -1,11 +1,10 @@
 import t from 'tap'
-import { createUserRepository } from '../../routes/users/repository.js'
-import { eachStore } from './stores.js'
+import { eachStore, repositoriesOf } from './stores.js'
 
 const HASH = '$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHQ$aGFzaA'
 
 eachStore(t, 'users: create, find, e-mail unique case-insensitively', async (t, store) => {
-  const users = createUserRepository(store)
+  const users = repositoriesOf(store).users
   const ann = await users.create({ email: '  Ann@Example.TEST ', passwordHash: HASH, fullName: 'Ann' })
   t.match(ann, { id: Number, email: 'ann@example.test', fullName: 'Ann', role: 'customer', disabled: false, tokenGeneration: 0, createdAt: String })
   t.equal(await users.create({ email: 'ANN@example.test', passwordHash: HASH }), undefined, 'the same e-mail in other case is taken')
@@ -17,7 +16,7 @@ eachStore(t, 'users: create, find, e-mail unique case-insensitively', async (t, 
 })
 
 eachStore(t, 'users: list pages by id and filters by e-mail', async (t, store) => {
-  const users = createUserRepository(store)
+  const users = repositoriesOf(store).users
   const created = []
   for (let i = 0; i < 5; i++) created.push((await users.create({ email: `u${i}@example.test`, passwordHash: HASH }))!)
   t.same((await users.list({ limit: 2 })).map((user) => user.id), created.slice(0, 2).map((user) => user.id))
@@ -26,7 +25,7 @@ eachStore(t, 'users: list pages by id and filters by e-mail', async (t, store) =
 })
 
 eachStore(t, 'users: disabling ends sessions once; other changes do not', async (t, store) => {
-  const users = createUserRepository(store)
+  const users = repositoriesOf(store).users
   const user = (await users.create({ email: 'bob@example.test', passwordHash: HASH }))!
   t.match(await users.update(user.id, { fullName: 'Bob' }), { fullName: 'Bob', tokenGeneration: 0 })
   t.match(await users.update(user.id, { disabled: true }), { disabled: true, tokenGeneration: 1 })
@@ -45,14 +44,14 @@ eachStore(t, 'users: disabling ends sessions once; other changes do not', async 
 })
 
 eachStore(t, 'users: concurrent sign-outs each count', async (t, store) => {
-  const users = createUserRepository(store)
+  const users = repositoriesOf(store).users
   const user = (await users.create({ email: 'carol@example.test', passwordHash: HASH }))!
   await Promise.all(Array.from({ length: 20 }, () => users.endSessions(user.id)))
   t.equal((await users.findById(user.id))!.tokenGeneration, 20)
 })
 
 eachStore(t, 'users: delete and promote', async (t, store) => {
-  const users = createUserRepository(store)
+  const users = repositoriesOf(store).users
   const user = (await users.create({ email: 'dan@example.test', passwordHash: HASH }))!
   t.match(await users.promoteToAdmin('DAN@example.test'), { id: user.id, role: 'admin' })
   t.equal(await users.promoteToAdmin('nobody@example.test'), undefined)
@@ -62,7 +61,7 @@ eachStore(t, 'users: delete and promote', async (t, store) => {
 })
 
 eachStore(t, 'users: two registrations of one e-mail at once make one user', async (t, store) => {
-  const users = createUserRepository(store)
+  const users = repositoriesOf(store).users
   const results = await Promise.all(Array.from({ length: 8 }, () => users.create({ email: 'race@example.test', passwordHash: HASH })))
   t.equal(results.filter(Boolean).length, 1)
   t.equal((await users.list({ email: 'race@example.test', limit: 10 })).length, 1)

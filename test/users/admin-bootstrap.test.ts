@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, createUser, login, asUser, tempDir, type App } from '../helper.js'
+import { build, createUser, login, asUser, tempDir, type App, sqliteOf } from '../helper.js'
 
 // ADMIN_EMAIL / ADMIN_PASSWORD: at start, create that admin, or promote the
 // existing account (which keeps its password).
@@ -8,7 +8,7 @@ const ADMIN_ENV = { ADMIN_EMAIL: 'Boss@Example.test', ADMIN_PASSWORD: 'the admin
 const tokenAnswer = (app: App, username: string, password: string) =>
   app.inject({ method: 'POST', url: '/auth/token', payload: { grant_type: 'password', username, password } })
 const accountsNamed = (app: App, email: string) =>
-  (app.sqlite.prepare('SELECT count(*) AS n FROM users WHERE email = ?').get(email) as { n: number }).n
+  (sqliteOf(app).prepare('SELECT count(*) AS n FROM users WHERE email = ?').get(email) as { n: number }).n
 
 t.test('a fresh database: the admin is created, logs in and may list users', async (t) => {
   const app = await build(t, ADMIN_ENV)

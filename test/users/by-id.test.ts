@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { HTTPMethods } from 'fastify'
-import { build, createUser, login, type App, type TestUser } from '../helper.js'
+import { build, createUser, login, type App, type TestUser, sqliteOf } from '../helper.js'
 
 // /users/{id}: GET and DELETE for self or admin (anyone else: the 404 of a missing
 // user), PATCH for admins only.
@@ -182,7 +182,7 @@ t.test('DELETE /users/{id}: self or admin; anyone else gets 404 and the user sta
 t.test('deleting a user with orders, a cart and sessions takes all of it along', async (t) => {
   const app = await build(t)
   const { admin, ann, bob } = await cast(app)
-  const product = app.sqlite.prepare('INSERT INTO products (name, description, price_cents, stock, created_at) VALUES (?, ?, ?, ?, ?)')
+  const product = sqliteOf(app).prepare('INSERT INTO products (name, description, price_cents, stock, created_at) VALUES (?, ?, ?, ?, ?)')
     .run('Mug', '', 900, 10, new Date().toISOString())
   const productId = Number(product.lastInsertRowid)
   for (const user of [ann, bob]) {
@@ -191,7 +191,7 @@ t.test('deleting a user with orders, a cart and sessions takes all of it along',
     t.equal((await user.inject({ method: 'POST', url: '/cart/items', payload: { product_id: productId, quantity: 1 } })).statusCode, 200)
   }
   const rows = (table: string, userId: number) =>
-    (app.sqlite.prepare(`SELECT count(*) AS n FROM ${table} WHERE user_id = ?`).get(userId) as { n: number }).n
+    (sqliteOf(app).prepare(`SELECT count(*) AS n FROM ${table} WHERE user_id = ?`).get(userId) as { n: number }).n
 
   t.equal((await admin.inject({ method: 'DELETE', url: `/users/${ann.id}` })).statusCode, 204)
   for (const table of ['orders', 'cart_items', 'refresh_tokens']) {

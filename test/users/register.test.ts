@@ -1,6 +1,6 @@
 import type { InjectOptions } from 'fastify'
 import t from 'tap'
-import { build, createUser, login, asUser, DEFAULT_PASSWORD, type App, type TestUser } from '../helper.js'
+import { build, createUser, login, asUser, DEFAULT_PASSWORD, type App, type TestUser, sqliteOf } from '../helper.js'
 
 // POST /users (docs/API.md, Users): public registration.
 
@@ -8,8 +8,8 @@ const errorBody = (statusCode: number, code: string, error: string, message: str
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 
 const register = (app: App, payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/users', payload })
-const userCount = (app: App) => (app.sqlite.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n
-const storedHashOf = (app: App, id: number) => (app.sqlite.prepare('SELECT password_hash FROM users WHERE id = ?').get(id) as { password_hash: string }).password_hash
+const userCount = (app: App) => (sqliteOf(app).prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n
+const storedHashOf = (app: App, id: number) => (sqliteOf(app).prepare('SELECT password_hash FROM users WHERE id = ?').get(id) as { password_hash: string }).password_hash
 const listByEmail = async (admin: TestUser, email: string) =>
   (await admin.inject({ method: 'GET', url: `/users?email=${encodeURIComponent(email)}` })).json()
 

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, isNull, lte, sql } from 'drizzle-orm'
-import { schema, type SqliteDb } from '../db/index.js'
-import type { MailMessage, OutboxRepository } from './outbox.js'
+import { schema, type SqliteDb } from '../../db/index.js'
+import type { MailMessage, OutboxRepository } from '../outbox.js'
 
 const { mailOutbox } = schema
 

@@ -1,12 +1,11 @@
-import crypto from 'node:crypto'
 import { and, eq, gt, isNull, lte, sql } from 'drizzle-orm'
-import { schema, type SqliteDb } from '../../src/db/index.js'
-import { enqueueMail } from '../../src/mail/outbox.sqlite.js'
-import { normaliseEmail } from '../users/repository.js'
+import { schema, type SqliteDb } from '../../db/index.js'
+import { enqueueMail } from './outbox.js'
+import { normaliseEmail } from '../users.js'
 import {
   hashToken, newOpaqueToken, nextFailure, nowSeconds, RESET_TOKEN_TTL_SECONDS,
-  type AuthRepositories, type RefreshTokenRepository, type RotationResult
-} from './repository.js'
+  refreshTokenRow, type NewRefreshToken, type AuthRepositories, type RefreshTokenRepository, type RotationResult
+} from '../auth.js'
 
 const { refreshTokens, loginThrottle, passwordResets, users } = schema
 
@@ -33,16 +32,9 @@ export function createSqliteAuthRepositories (db: SqliteDb): AuthRepositories {
   const revokeFamily = (familyId: string) => db.update(refreshTokens).set({ revokedAt: nowSeconds() })
     .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt))).run()
 
-  function issue (input: { userId: number, clientId: string, generation: number, familyId?: string, ttlSeconds: number }): string {
-    const token = newOpaqueToken()
-    insertRefreshToken.run({
-      tokenHash: hashToken(token),
-      userId: input.userId,
-      familyId: input.familyId ?? crypto.randomUUID(),
-      clientId: input.clientId,
-      generation: input.generation,
-      expiresAt: nowSeconds() + input.ttlSeconds
-    })
+  function issue (input: NewRefreshToken): string {
+    const { token, row } = refreshTokenRow(input)
+    insertRefreshToken.run(row)
     return token
   }
 

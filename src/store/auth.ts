@@ -1,7 +1,5 @@
 import crypto from 'node:crypto'
-import type { Store } from '../../src/db/index.js'
-import type { MailMessage } from '../../src/mail/outbox.js'
-import { createSqliteAuthRepositories } from './repository.sqlite.js'
+import type { MailMessage } from './outbox.js'
 
 /** Refresh and reset tokens are opaque 256-bit random strings; only their SHA-256 is stored. */
 export const newOpaqueToken = () => crypto.randomBytes(32).toString('base64url')
@@ -10,6 +8,24 @@ export const nowSeconds = () => Math.floor(Date.now() / 1000)
 
 export const THROTTLE_MS = 15 * 60 * 1000
 export const RESET_TOKEN_TTL_SECONDS = 3600
+
+export interface NewRefreshToken { userId: number, clientId: string, generation: number, familyId?: string, ttlSeconds: number }
+
+/** A new refresh token and the row that stores it (only its hash); a new family unless one is given. */
+export function refreshTokenRow (input: NewRefreshToken) {
+  const token = newOpaqueToken()
+  return {
+    token,
+    row: {
+      tokenHash: hashToken(token),
+      userId: input.userId,
+      familyId: input.familyId ?? crypto.randomUUID(),
+      clientId: input.clientId,
+      generation: input.generation,
+      expiresAt: nowSeconds() + input.ttlSeconds
+    }
+  }
+}
 
 export type RotationResult =
   | { ok: true, userId: number, clientId: string, refreshToken: string }
@@ -61,10 +77,6 @@ export interface AuthRepositories {
   refreshTokens: RefreshTokenRepository
   loginThrottle: (maxFailures: number) => LoginThrottle
   passwordResets: PasswordResetRepository
-}
-
-export function createAuthRepositories (store: Store): AuthRepositories {
-  return store.dialect === 'postgres' ? store.repositories.createPostgresAuthRepositories(store.db) : createSqliteAuthRepositories(store.db)
 }
 
 /** The failure count after one more failure: a lock that has run out starts a fresh count. */

@@ -1,7 +1,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm'
-import { schema, type SqliteDb } from '../../src/db/index.js'
-import { errors } from '../../src/errors.js'
-import { MAX_LINE_QUANTITY, type CartRepository } from './repository.js'
+import { schema, type SqliteDb } from '../../db/index.js'
+import { errors } from '../../errors.js'
+import { MAX_LINE_QUANTITY, type CartRepository } from '../cart.js'
 
 const { cartItems, products } = schema
 
@@ -29,15 +29,15 @@ export function createSqliteCartRepository (db: SqliteDb): CartRepository {
   /** Sets a line to `quantity` after checking the product exists and has that much stock now. */
   function setLine (userId: number, productId: number, quantity: number): void {
     const product = stockOf.get({ productId })
-    if (!product) throw new errors.ProductNotFound()
-    if (quantity > product.stock) throw new errors.InsufficientStock(String(productId))
+    if (!product) throw new errors.PRODUCT_NOT_FOUND()
+    if (quantity > product.stock) throw new errors.INSUFFICIENT_STOCK(String(productId))
     upsertLine.run(userId, productId, quantity, new Date().toISOString())
   }
   const addTransaction = db.$client.transaction((userId: number, productId: number, quantity: number) => {
     const current = quantityOf.get({ userId, productId })?.quantity ?? 0
     const total = current + quantity
     if (total > MAX_LINE_QUANTITY) {
-      throw new errors.ValidationFailed(`a cart line holds at most ${MAX_LINE_QUANTITY}; this one would hold ${total}`)
+      throw new errors.VALIDATION_ERROR(`a cart line holds at most ${MAX_LINE_QUANTITY}; this one would hold ${total}`)
     }
     setLine(userId, productId, total)
   })

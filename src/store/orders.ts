@@ -1,6 +1,3 @@
-import type { Store } from '../../src/db/index.js'
-import { createSqliteOrderRepository } from './repository.sqlite.js'
-
 export type OrderStatus = 'placed' | 'shipped' | 'delivered' | 'cancelled'
 
 export interface OrderLine {
@@ -40,6 +37,10 @@ export function confirmationText (order: Order): string {
   ].join('\n')
 }
 
+/** The columns of an Order (without its lines) and of an OrderLine, in both dialects. */
+export const ORDER_COLUMNS = ['id', 'userId', 'status', 'totalCents', 'currency', 'shippingAddress', 'createdAt'] as const
+export const ORDER_LINE_COLUMNS = ['productId', 'name', 'priceCents', 'quantity'] as const
+
 export interface CheckoutInput {
   userId: number
   email: string
@@ -64,8 +65,4 @@ export interface OrderRepository {
   cancel (id: number): Promise<Order>
   /** placed → shipped → delivered, nothing else; undefined when there is no such order. */
   moveTo (id: number, status: OrderStatus): Promise<Order | undefined>
-}
-
-export function createOrderRepository (store: Store): OrderRepository {
-  return store.dialect === 'postgres' ? store.repositories.createPostgresOrderRepository(store.db) : createSqliteOrderRepository(store.db)
 }

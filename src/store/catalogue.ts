@@ -1,6 +1,3 @@
-import type { Store } from '../../src/db/index.js'
-import { createSqliteCatalogueRepository } from './repository.sqlite.js'
-
 export interface Category {
   id: number
   name: string
@@ -64,9 +61,18 @@ export interface CatalogueRepository {
   loadCatalogue (entries: CatalogueEntry[]): Promise<LoadCatalogueReport>
 }
 
-export function createCatalogueRepository (store: Store): CatalogueRepository {
-  return store.dialect === 'postgres' ? store.repositories.createPostgresCatalogueRepository(store.db) : createSqliteCatalogueRepository(store.db)
-}
-
 /** LIKE's wildcards become literal characters (paired with ESCAPE '\'). */
+/** The columns of a Category and a Product, in both dialects. */
+export const CATEGORY_COLUMNS = ['id', 'name'] as const
+export const PRODUCT_COLUMNS = ['id', 'name', 'description', 'priceCents', 'stock', 'categoryId', 'createdAt'] as const
+
+/** A new product's row: the name trimmed, the optional fields filled in. */
+export const productRow = (input: ProductInput) => ({
+  name: input.name.trim(),
+  description: input.description ?? '',
+  priceCents: input.priceCents,
+  stock: input.stock,
+  categoryId: input.categoryId ?? null
+})
+
 export const escapeLike = (text: string) => text.replace(/[\\%_]/g, '\\$&')

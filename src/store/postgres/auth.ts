@@ -1,14 +1,12 @@
-import crypto from 'node:crypto'
 import { and, eq, gt, isNull, lte, sql } from 'drizzle-orm'
-import { type PgDb, type PgExecutor } from '../../src/db/index.js'
-import { refreshTokens, loginThrottle, passwordResets, users } from '../../src/db/schema.pg.js'
-import { enqueueMail } from '../../src/mail/outbox.postgres.js'
-import { normaliseEmail } from '../users/repository.js'
+import { type PgDb, type PgExecutor } from '../../db/index.js'
+import { refreshTokens, loginThrottle, passwordResets, users } from '../../db/schema.pg.js'
+import { enqueueMail } from './outbox.js'
+import { normaliseEmail } from '../users.js'
 import {
   hashToken, newOpaqueToken, nextFailure, nowSeconds, RESET_TOKEN_TTL_SECONDS, THROTTLE_MS,
-  type AuthRepositories, type RefreshTokenRepository, type RotationResult
-} from './repository.js'
-
+  refreshTokenRow, type NewRefreshToken, type AuthRepositories, type RefreshTokenRepository, type RotationResult
+} from '../auth.js'
 
 // READ COMMITTED transactions; where two instances may race on one row, the row is
 // locked (FOR UPDATE) or the write is conditional, so the database picks the winner.
@@ -16,16 +14,9 @@ export function createPostgresAuthRepositories (db: PgDb): AuthRepositories {
   const revokeFamily = (executor: PgExecutor, familyId: string) => executor.update(refreshTokens).set({ revokedAt: nowSeconds() })
     .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)))
 
-  async function issue (executor: PgExecutor, input: { userId: number, clientId: string, generation: number, familyId?: string, ttlSeconds: number }) {
-    const token = newOpaqueToken()
-    await executor.insert(refreshTokens).values({
-      tokenHash: hashToken(token),
-      userId: input.userId,
-      familyId: input.familyId ?? crypto.randomUUID(),
-      clientId: input.clientId,
-      generation: input.generation,
-      expiresAt: nowSeconds() + input.ttlSeconds
-    })
+  async function issue (executor: PgExecutor, input: NewRefreshToken) {
+    const { token, row } = refreshTokenRow(input)
+    await executor.insert(refreshTokens).values(row)
     return token
   }
 

@@ -1,6 +1,3 @@
-import type { Store } from '../../src/db/index.js'
-import { createSqliteCartRepository } from './repository.sqlite.js'
-
 export const MAX_LINE_QUANTITY = 1000
 
 export interface CartLine {
@@ -22,8 +19,4 @@ export interface CartRepository {
   /** false when the product was not in the cart. */
   remove (userId: number, productId: number): Promise<boolean>
   clear (userId: number): Promise<void>
-}
-
-export function createCartRepository (store: Store): CartRepository {
-  return store.dialect === 'postgres' ? store.repositories.createPostgresCartRepository(store.db) : createSqliteCartRepository(store.db)
 }

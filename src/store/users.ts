@@ -1,6 +1,3 @@
-import type { Store } from '../../src/db/index.js'
-import { createSqliteUserRepository } from './repository.sqlite.js'
-
 export type Role = 'customer' | 'admin'
 
 /** A user as the API shows it: everything but the password hash. */
@@ -15,6 +12,9 @@ export interface PublicUser {
 }
 
 export interface UserChanges { fullName?: string | null, role?: Role, disabled?: boolean }
+
+/** The columns of PublicUser, in both dialects' users tables. */
+export const PUBLIC_USER_COLUMNS = ['id', 'email', 'fullName', 'role', 'disabled', 'tokenGeneration', 'createdAt'] as const
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase()
 
@@ -35,10 +35,6 @@ export interface UserRepository {
   delete (id: number): Promise<boolean>
   /** ADMIN_EMAIL at start: an existing account becomes admin (its password stays). */
   promoteToAdmin (email: string): Promise<PublicUser | undefined>
-}
-
-export function createUserRepository (store: Store): UserRepository {
-  return store.dialect === 'postgres' ? store.repositories.createPostgresUserRepository(store.db) : createSqliteUserRepository(store.db)
 }
 
 /** The columns set by an update, without those left undefined. */

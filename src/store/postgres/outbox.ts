@@ -1,8 +1,7 @@
 import { and, asc, eq, inArray, isNull, lte, sql } from 'drizzle-orm'
-import { type PgDb, type PgExecutor } from '../db/index.js'
-import { mailOutbox } from '../db/schema.pg.js'
-import type { MailMessage, OutboxRepository } from './outbox.js'
-
+import { type PgDb, type PgExecutor } from '../../db/index.js'
+import { mailOutbox } from '../../db/schema.pg.js'
+import type { MailMessage, OutboxRepository } from '../outbox.js'
 
 /** Queues an e-mail; call it inside the transaction that commits what the mail is about. */
 export async function enqueueMail (executor: PgExecutor, message: MailMessage): Promise<void> {

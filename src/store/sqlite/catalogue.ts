@@ -1,23 +1,16 @@
 import { and, asc, eq, gt, sql } from 'drizzle-orm'
-import { schema, type SqliteDb } from '../../src/db/index.js'
-import { definedOnly } from '../users/repository.js'
+import { schema, type SqliteDb } from '../../db/index.js'
+import { definedOnly } from '../users.js'
+import { columnsOf } from '../columns.js'
 import {
-  escapeLike,
+  CATEGORY_COLUMNS, PRODUCT_COLUMNS, productRow, escapeLike,
   type CatalogueRepository, type LoadCatalogueReport, type Product
-} from './repository.js'
+} from '../catalogue.js'
 
 const { categories, products } = schema
 
-const categoryColumns = { id: categories.id, name: categories.name }
-const productColumns = {
-  id: products.id,
-  name: products.name,
-  description: products.description,
-  priceCents: products.priceCents,
-  stock: products.stock,
-  categoryId: products.categoryId,
-  createdAt: products.createdAt
-}
+const categoryColumns = columnsOf(categories, CATEGORY_COLUMNS)
+const productColumns = columnsOf(products, PRODUCT_COLUMNS)
 
 /**
  * True when the failure is SQLite refusing a foreign key. The constraint is the
@@ -101,13 +94,7 @@ export function createSqliteCatalogueRepository (db: SqliteDb): CatalogueReposit
 
     async createProduct (input) {
       try {
-        const product = db.insert(products).values({
-          name: input.name.trim(),
-          description: input.description ?? '',
-          priceCents: input.priceCents,
-          stock: input.stock,
-          categoryId: input.categoryId ?? null
-        }).returning(productColumns).all()[0]
+        const product = db.insert(products).values(productRow(input)).returning(productColumns).all()[0]
         if (!product) throw new Error('INSERT … RETURNING gave no row')
         return { ok: true, product }
       } catch (error) {
@@ -175,4 +162,3 @@ export function createSqliteCatalogueRepository (db: SqliteDb): CatalogueReposit
     }
   }
 }
-

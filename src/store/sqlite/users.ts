@@ -1,18 +1,11 @@
 import { and, asc, eq, gt, ne, sql } from 'drizzle-orm'
-import { schema, type SqliteDb } from '../../src/db/index.js'
-import { definedOnly, normaliseEmail, type PublicUser, type UserRepository } from './repository.js'
+import { schema, type SqliteDb } from '../../db/index.js'
+import { columnsOf } from '../columns.js'
+import { definedOnly, normaliseEmail, PUBLIC_USER_COLUMNS, type PublicUser, type UserRepository } from '../users.js'
 
 const { users } = schema
 
-const publicColumns = {
-  id: users.id,
-  email: users.email,
-  fullName: users.fullName,
-  role: users.role,
-  disabled: users.disabled,
-  tokenGeneration: users.tokenGeneration,
-  createdAt: users.createdAt
-}
+const publicColumns = columnsOf(users, PUBLIC_USER_COLUMNS)
 
 export function createSqliteUserRepository (db: SqliteDb): UserRepository {
   // authenticate runs this on every protected request: one raw prepared statement whose

@@ -1,20 +1,12 @@
 import { and, asc, eq, gt, sql } from 'drizzle-orm'
-import { driverErrorCode, PG_FOREIGN_KEY_VIOLATION, type PgDb } from '../../src/db/index.js'
-import { categories, products } from '../../src/db/schema.pg.js'
-import { definedOnly } from '../users/repository.js'
-import { escapeLike, type CatalogueRepository, type LoadCatalogueReport } from './repository.js'
+import { driverErrorCode, PG_FOREIGN_KEY_VIOLATION, type PgDb } from '../../db/index.js'
+import { categories, products } from '../../db/schema.pg.js'
+import { definedOnly } from '../users.js'
+import { columnsOf } from '../columns.js'
+import { CATEGORY_COLUMNS, PRODUCT_COLUMNS, productRow, escapeLike, type CatalogueRepository, type LoadCatalogueReport } from '../catalogue.js'
 
-
-const categoryColumns = { id: categories.id, name: categories.name }
-const productColumns = {
-  id: products.id,
-  name: products.name,
-  description: products.description,
-  priceCents: products.priceCents,
-  stock: products.stock,
-  categoryId: products.categoryId,
-  createdAt: products.createdAt
-}
+const categoryColumns = columnsOf(categories, CATEGORY_COLUMNS)
+const productColumns = columnsOf(products, PRODUCT_COLUMNS)
 
 // As on SQLite, the foreign key is the arbiter rather than a look-up first.
 const isForeignKeyViolation = (error: unknown) => driverErrorCode(error) === PG_FOREIGN_KEY_VIOLATION
@@ -64,13 +56,7 @@ export function createPostgresCatalogueRepository (db: PgDb): CatalogueRepositor
 
     async createProduct (input) {
       try {
-        const [product] = await db.insert(products).values({
-          name: input.name.trim(),
-          description: input.description ?? '',
-          priceCents: input.priceCents,
-          stock: input.stock,
-          categoryId: input.categoryId ?? null
-        }).returning(productColumns)
+        const [product] = await db.insert(products).values(productRow(input)).returning(productColumns)
         if (!product) throw new Error('INSERT … RETURNING gave no row')
         return { ok: true, product }
       } catch (error) {

@@ -1,20 +1,12 @@
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm'
-import { driverErrorCode, PG_UNIQUE_VIOLATION, type PgDb, type PgExecutor } from '../../src/db/index.js'
-import { orders, orderItems, products } from '../../src/db/schema.pg.js'
-import { errors } from '../../src/errors.js'
-import { NEXT_STATUS, type Order, type OrderRepository } from './repository.js'
+import { driverErrorCode, PG_UNIQUE_VIOLATION, type PgDb, type PgExecutor } from '../../db/index.js'
+import { orders, orderItems, products } from '../../db/schema.pg.js'
+import { errors } from '../../errors.js'
+import { columnsOf } from '../columns.js'
+import { ORDER_COLUMNS, ORDER_LINE_COLUMNS, NEXT_STATUS, type Order, type OrderRepository } from '../orders.js'
 
-
-const lineColumns = { productId: orderItems.productId, name: orderItems.name, priceCents: orderItems.priceCents, quantity: orderItems.quantity }
-const orderColumns = {
-  id: orders.id,
-  userId: orders.userId,
-  status: orders.status,
-  totalCents: orders.totalCents,
-  currency: orders.currency,
-  shippingAddress: orders.shippingAddress,
-  createdAt: orders.createdAt
-}
+const lineColumns = columnsOf(orderItems, ORDER_LINE_COLUMNS)
+const orderColumns = columnsOf(orders, ORDER_COLUMNS)
 
 // SQLSTATEs raised by shop_checkout and shop_cart_write (src/db/migrations-pg/0001_checkout_functions.sql).
 export const CHECKOUT_CART_EMPTY = 'SH001'
@@ -59,8 +51,8 @@ export function createPostgresOrderRepository (db: PgDb): OrderRepository {
         return { order, created }
       } catch (error) {
         const code = driverErrorCode(error)
-        if (code === CHECKOUT_CART_EMPTY) throw new errors.CartEmpty()
-        if (code === CHECKOUT_INSUFFICIENT_STOCK) throw new errors.InsufficientStock(String((error as { detail?: string }).detail))
+        if (code === CHECKOUT_CART_EMPTY) throw new errors.CART_EMPTY()
+        if (code === CHECKOUT_INSUFFICIENT_STOCK) throw new errors.INSUFFICIENT_STOCK(String((error as { detail?: string }).detail))
         // The same key committed by a concurrent checkout (this instance or another) first:
         // the unique index refused this one's order, everything it did was undone, and it
         // answers with that order.
@@ -92,7 +84,7 @@ export function createPostgresOrderRepository (db: PgDb): OrderRepository {
         // Conditional: of two cancels at once, one returns the stock.
         const cancelled = await tx.update(orders).set({ status: 'cancelled' })
           .where(and(eq(orders.id, id), eq(orders.status, 'placed'))).returning({ id: orders.id })
-        if (cancelled.length !== 1) throw new errors.OrderNotCancellable()
+        if (cancelled.length !== 1) throw new errors.ORDER_NOT_CANCELLABLE()
         const order = await find(tx, id) as Order
         for (const line of [...order.items].sort((a, b) => a.productId - b.productId)) {
           await tx.update(products).set({ stock: sql`${products.stock} + ${line.quantity}::int` }).where(eq(products.id, line.productId))
@@ -104,13 +96,13 @@ export function createPostgresOrderRepository (db: PgDb): OrderRepository {
     async moveTo (id, status) {
       const order = await find(db, id)
       if (!order) return undefined
-      if (NEXT_STATUS[order.status] !== status) throw new errors.InvalidStatusTransition(order.status, status)
+      if (NEXT_STATUS[order.status] !== status) throw new errors.INVALID_STATUS_TRANSITION(order.status, status)
       // Conditional on the status just read: a concurrent move makes this one a conflict.
       const moved = await db.update(orders).set({ status }).where(and(eq(orders.id, id), eq(orders.status, order.status))).returning({ id: orders.id })
       if (moved.length !== 1) {
         const now = await find(db, id)
         if (!now) return undefined
-        throw new errors.InvalidStatusTransition(now.status, status)
+        throw new errors.INVALID_STATUS_TRANSITION(now.status, status)
       }
       return { ...order, status }
     }

@@ -1,10 +1,9 @@
 import { and, asc, eq, sql } from 'drizzle-orm'
-import { driverErrorCode, PG_FOREIGN_KEY_VIOLATION, type PgDb } from '../../src/db/index.js'
-import { cartItems, products } from '../../src/db/schema.pg.js'
-import { errors } from '../../src/errors.js'
-import { MAX_LINE_QUANTITY, type CartRepository } from './repository.js'
-import { CART_LINE_OVER_LIMIT, CART_NO_SUCH_PRODUCT, CHECKOUT_INSUFFICIENT_STOCK } from '../orders/repository.postgres.js'
-
+import { driverErrorCode, PG_FOREIGN_KEY_VIOLATION, type PgDb } from '../../db/index.js'
+import { cartItems, products } from '../../db/schema.pg.js'
+import { errors } from '../../errors.js'
+import { MAX_LINE_QUANTITY, type CartRepository } from '../cart.js'
+import { CART_LINE_OVER_LIMIT, CART_NO_SUCH_PRODUCT, CHECKOUT_INSUFFICIENT_STOCK } from './orders.js'
 
 export function createPostgresCartRepository (db: PgDb): CartRepository {
   const linesOf = db.select({
@@ -33,11 +32,10 @@ export function createPostgresCartRepository (db: PgDb): CartRepository {
       })
     } catch (error) {
       switch (driverErrorCode(error)) {
-        case CART_NO_SUCH_PRODUCT:
-        // The product was deleted between the look-up and the write.
-        case PG_FOREIGN_KEY_VIOLATION: throw new errors.ProductNotFound()
-        case CART_LINE_OVER_LIMIT: throw new errors.ValidationFailed(`a cart line holds at most ${MAX_LINE_QUANTITY}; this one would hold ${String((error as { detail?: string }).detail)}`)
-        case CHECKOUT_INSUFFICIENT_STOCK: throw new errors.InsufficientStock(String(productId))
+        // No such product, or it was deleted between the look-up and the write.
+        case CART_NO_SUCH_PRODUCT: case PG_FOREIGN_KEY_VIOLATION: throw new errors.PRODUCT_NOT_FOUND()
+        case CART_LINE_OVER_LIMIT: throw new errors.VALIDATION_ERROR(`a cart line holds at most ${MAX_LINE_QUANTITY}; this one would hold ${String((error as { detail?: string }).detail)}`)
+        case CHECKOUT_INSUFFICIENT_STOCK: throw new errors.INSUFFICIENT_STOCK(String(productId))
         default: throw error
       }
     }

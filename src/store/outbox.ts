@@ -1,6 +1,3 @@
-import type { Store } from '../db/index.js'
-import { createSqliteOutboxRepository } from './outbox.sqlite.js'
-
 export interface MailMessage {
   to: string
   subject: string
@@ -14,7 +11,7 @@ export interface QueuedMail extends MailMessage {
 
 // Mail is queued with the store's own enqueueMail, inside the transaction that
 // commits what the mail is about: the mail then exists exactly when that does.
-export { enqueueMail } from './outbox.sqlite.js'
+export { enqueueMail } from './sqlite/outbox.js'
 
 /** The durable mail queue that every instance's worker drains. */
 export interface OutboxRepository {
@@ -30,8 +27,4 @@ export interface OutboxRepository {
   markFailed (id: number, error: string, retryAt: number): Promise<void>
   /** Unsent rows, due or not. */
   backlog (): Promise<number>
-}
-
-export function createOutboxRepository (store: Store): OutboxRepository {
-  return store.dialect === 'postgres' ? store.repositories.createPostgresOutboxRepository(store.db) : createSqliteOutboxRepository(store.db)
 }

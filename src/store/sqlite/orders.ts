@@ -1,23 +1,16 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm'
-import { schema, type SqliteDb } from '../../src/db/index.js'
-import { errors } from '../../src/errors.js'
-import { enqueueMail } from '../../src/mail/outbox.sqlite.js'
-import { confirmationText, NEXT_STATUS, type CheckoutInput, type Order, type OrderRepository } from './repository.js'
+import { schema, type SqliteDb } from '../../db/index.js'
+import { errors } from '../../errors.js'
+import { enqueueMail } from './outbox.js'
+import { columnsOf } from '../columns.js'
+import { ORDER_COLUMNS, confirmationText, NEXT_STATUS, type CheckoutInput, type Order, type OrderRepository } from '../orders.js'
 
 const { orders, orderItems, cartItems, products } = schema
 
 // Every write is one synchronous IMMEDIATE transaction: it holds SQLite's write lock
 // from its first statement, so checkouts from any number of processes run one at a time.
 export function createSqliteOrderRepository (db: SqliteDb): OrderRepository {
-  const orderColumns = {
-    id: orders.id,
-    userId: orders.userId,
-    status: orders.status,
-    totalCents: orders.totalCents,
-    currency: orders.currency,
-    shippingAddress: orders.shippingAddress,
-    createdAt: orders.createdAt
-  }
+  const orderColumns = columnsOf(orders, ORDER_COLUMNS)
   const orderById = db.select(orderColumns).from(orders).where(eq(orders.id, sql.placeholder('id'))).prepare()
   const linesOf = db.select({
     productId: orderItems.productId, name: orderItems.name, priceCents: orderItems.priceCents, quantity: orderItems.quantity
@@ -50,11 +43,11 @@ export function createSqliteOrderRepository (db: SqliteDb): OrderRepository {
       if (order) return { order, created: false }
     }
     const lines = cartOf.all({ userId: input.userId })
-    if (lines.length === 0) throw new errors.CartEmpty()
+    if (lines.length === 0) throw new errors.CART_EMPTY()
     for (const line of lines) {
       // Throwing rolls the whole transaction back, stock taken so far included.
       if (takeStock.run({ productId: line.productId, quantity: line.quantity }).changes !== 1) {
-        throw new errors.InsufficientStock(String(line.productId))
+        throw new errors.INSUFFICIENT_STOCK(String(line.productId))
       }
     }
     const totalCents = lines.reduce((sum, line) => sum + line.priceCents * line.quantity, 0)
@@ -98,7 +91,7 @@ export function createSqliteOrderRepository (db: SqliteDb): OrderRepository {
       return db.transaction(() => {
         const cancelled = db.update(orders).set({ status: 'cancelled' })
           .where(and(eq(orders.id, id), eq(orders.status, 'placed'))).run()
-        if (cancelled.changes !== 1) throw new errors.OrderNotCancellable()
+        if (cancelled.changes !== 1) throw new errors.ORDER_NOT_CANCELLABLE()
         const order = find(id) as Order
         for (const line of order.items) returnStock.run({ productId: line.productId, quantity: line.quantity })
         return order
@@ -109,11 +102,10 @@ export function createSqliteOrderRepository (db: SqliteDb): OrderRepository {
       return db.transaction(() => {
         const order = find(id)
         if (!order) return undefined
-        if (NEXT_STATUS[order.status] !== status) throw new errors.InvalidStatusTransition(order.status, status)
+        if (NEXT_STATUS[order.status] !== status) throw new errors.INVALID_STATUS_TRANSITION(order.status, status)
         db.update(orders).set({ status }).where(eq(orders.id, id)).run()
         return { ...order, status }
       }, { behavior: 'immediate' })
     }
   }
 }
-
