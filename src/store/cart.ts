@@ -1,5 +1,9 @@
 export const MAX_LINE_QUANTITY = 1000
 
+/** A cart line's columns: the line's own, then its product's (current name, price and stock). */
+export const CART_LINE_COLUMNS = ['productId', 'quantity'] as const
+export const CART_PRODUCT_COLUMNS = ['name', 'priceCents', 'stock'] as const
+
 export interface CartLine {
   productId: number
   name: string

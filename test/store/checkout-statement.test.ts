@@ -9,13 +9,12 @@ import { confirmationText } from '../../src/store/orders.js'
 import { eachStore, repositoriesOf } from './stores.js'
 
 async function shop (store: Store) {
-  const users = repositoriesOf(store).users
-  const catalogue = repositoriesOf(store).catalogue
+  const { users, catalogue, cart: carts, orders, outbox } = repositoriesOf(store)
   let n = 0
   return {
-    carts: repositoriesOf(store).cart,
-    orders: repositoriesOf(store).orders,
-    outbox: repositoriesOf(store).outbox,
+    carts,
+    orders,
+    outbox,
     async customer (shippingAddress = '1 Road') {
       const user = (await users.create({ email: `buyer-${++n}@example.test`, passwordHash: 'hash' }))!
       return { userId: user.id, email: user.email, shippingAddress, currency: 'EUR' }

@@ -3,13 +3,12 @@ import type { Store } from '../../src/db/index.js'
 import { eachStore, repositoriesOf } from './stores.js'
 
 async function shop (store: Store) {
-  const users = repositoriesOf(store).users
-  const catalogue = repositoriesOf(store).catalogue
+  const { users, catalogue, cart: carts, orders, outbox } = repositoriesOf(store)
   let n = 0
   return {
-    carts: repositoriesOf(store).cart,
-    orders: repositoriesOf(store).orders,
-    outbox: repositoriesOf(store).outbox,
+    carts,
+    orders,
+    outbox,
     catalogue,
     async customer () {
       const user = (await users.create({ email: `shopper-${++n}@example.test`, passwordHash: 'hash' }))!

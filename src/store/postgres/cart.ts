@@ -2,17 +2,12 @@ import { and, asc, eq, sql } from 'drizzle-orm'
 import { driverErrorCode, PG_FOREIGN_KEY_VIOLATION, type PgDb } from '../../db/index.js'
 import { cartItems, products } from '../../db/schema.pg.js'
 import { errors } from '../../errors.js'
-import { MAX_LINE_QUANTITY, type CartRepository } from '../cart.js'
+import { columnsOf } from '../columns.js'
+import { CART_LINE_COLUMNS, CART_PRODUCT_COLUMNS, MAX_LINE_QUANTITY, type CartRepository } from '../cart.js'
 import { CART_LINE_OVER_LIMIT, CART_NO_SUCH_PRODUCT, CHECKOUT_INSUFFICIENT_STOCK } from './orders.js'
 
 export function createPostgresCartRepository (db: PgDb): CartRepository {
-  const linesOf = db.select({
-    productId: cartItems.productId,
-    name: products.name,
-    priceCents: products.priceCents,
-    quantity: cartItems.quantity,
-    stock: products.stock
-  }).from(cartItems).innerJoin(products, eq(products.id, cartItems.productId))
+  const linesOf = db.select({ ...columnsOf(cartItems, CART_LINE_COLUMNS), ...columnsOf(products, CART_PRODUCT_COLUMNS) }).from(cartItems).innerJoin(products, eq(products.id, cartItems.productId))
     .where(eq(cartItems.userId, sql.placeholder('userId')))
     .orderBy(asc(cartItems.createdAt), asc(cartItems.productId)).prepare('cart_lines')
 

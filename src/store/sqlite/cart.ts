@@ -1,18 +1,13 @@
 import { and, asc, eq, sql } from 'drizzle-orm'
 import { schema, type SqliteDb } from '../../db/index.js'
 import { errors } from '../../errors.js'
-import { MAX_LINE_QUANTITY, type CartRepository } from '../cart.js'
+import { columnsOf } from '../columns.js'
+import { CART_LINE_COLUMNS, CART_PRODUCT_COLUMNS, MAX_LINE_QUANTITY, type CartRepository } from '../cart.js'
 
 const { cartItems, products } = schema
 
 export function createSqliteCartRepository (db: SqliteDb): CartRepository {
-  const linesOf = db.select({
-    productId: cartItems.productId,
-    name: products.name,
-    priceCents: products.priceCents,
-    quantity: cartItems.quantity,
-    stock: products.stock
-  }).from(cartItems).innerJoin(products, eq(products.id, cartItems.productId))
+  const linesOf = db.select({ ...columnsOf(cartItems, CART_LINE_COLUMNS), ...columnsOf(products, CART_PRODUCT_COLUMNS) }).from(cartItems).innerJoin(products, eq(products.id, cartItems.productId))
     .where(eq(cartItems.userId, sql.placeholder('userId')))
     .orderBy(asc(cartItems.createdAt), asc(cartItems.productId)).prepare()
 
