@@ -75,4 +75,24 @@ export const productRow = (input: ProductInput) => ({
   categoryId: input.categoryId ?? null
 })
 
+/**
+ * A product insert or update, judged the same on both stores: the category's foreign key
+ * refusing it means that category does not exist; no row back is undefined (for an
+ * update, no such product).
+ */
+export async function checkedProductWrite (
+  isForeignKeyViolation: (error: unknown) => boolean,
+  write: () => Product | undefined | Promise<Product | undefined>
+): Promise<{ ok: true, product: Product } | { ok: false, reason: 'category_not_found' } | undefined> {
+  try {
+    const product = await write()
+    return product && { ok: true, product }
+  } catch (error) {
+    if (isForeignKeyViolation(error)) return { ok: false, reason: 'category_not_found' }
+    throw error
+  }
+}
+
+export const insertGaveNoRow = (): never => { throw new Error('INSERT … RETURNING gave no row') }
+
 export const escapeLike = (text: string) => text.replace(/[\\%_]/g, '\\$&')

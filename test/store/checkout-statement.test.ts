@@ -4,32 +4,11 @@
 // between concurrent checkouts never deadlock, a refused statement leaves nothing — on
 // both stores where it applies.
 import t from 'tap'
-import type { Store } from '../../src/db/index.js'
 import { confirmationText } from '../../src/store/orders.js'
-import { eachStore, repositoriesOf } from './stores.js'
-
-async function shop (store: Store) {
-  const { users, catalogue, cart: carts, orders, outbox } = repositoriesOf(store)
-  let n = 0
-  return {
-    carts,
-    orders,
-    outbox,
-    async customer (shippingAddress = '1 Road') {
-      const user = (await users.create({ email: `buyer-${++n}@example.test`, passwordHash: 'hash' }))!
-      return { userId: user.id, email: user.email, shippingAddress, currency: 'EUR' }
-    },
-    async product (stock: number, priceCents: number, name = `Product ${++n}`) {
-      const created = await catalogue.createProduct({ name, priceCents, stock })
-      if (!created.ok) throw new Error('product not created')
-      return created.product.id
-    },
-    stockOf: async (id: number) => (await catalogue.findProduct(id))?.stock
-  }
-}
+import { eachStore, shop } from './stores.js'
 
 eachStore(t, 'the confirmation e-mail is confirmationText(order), character for character', async (t, store) => {
-  const { carts, orders, outbox, customer, product } = await shop(store)
+  const { carts, orders, outbox, customer, product } = await shop(store, 'EUR')
   const buyer = await customer('Flat 2, "Quotes" & 100% Straße\nSecond line')
   // Names that SQL could mangle (quotes, %, backslash, non-ASCII); prices around the cent padding.
   const a = await product(50, 5, 'Tea \'Earl\' Grey 100% \\ Ümlaut ✓')
@@ -50,7 +29,7 @@ eachStore(t, 'the confirmation e-mail is confirmationText(order), character for 
 })
 
 eachStore(t, 'checkouts whose carts hold the same products in opposite orders all complete', async (t, store) => {
-  const { carts, orders, customer, product, stockOf } = await shop(store)
+  const { carts, orders, customer, product, stockOf } = await shop(store, 'EUR')
   const ids = [await product(1000, 100), await product(1000, 200), await product(1000, 300)]
   const buyers = []
   for (let i = 0; i < 30; i++) {
@@ -65,7 +44,7 @@ eachStore(t, 'checkouts whose carts hold the same products in opposite orders al
 })
 
 eachStore(t, 'a refused cart write leaves the line as it was', async (t, store) => {
-  const { carts, customer, product } = await shop(store)
+  const { carts, customer, product } = await shop(store, 'EUR')
   const { userId } = await customer()
   const id = await product(5, 100)
   await carts.add(userId, id, 4)

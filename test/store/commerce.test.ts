@@ -1,27 +1,5 @@
 import t from 'tap'
-import type { Store } from '../../src/db/index.js'
-import { eachStore, repositoriesOf } from './stores.js'
-
-async function shop (store: Store) {
-  const { users, catalogue, cart: carts, orders, outbox } = repositoriesOf(store)
-  let n = 0
-  return {
-    carts,
-    orders,
-    outbox,
-    catalogue,
-    async customer () {
-      const user = (await users.create({ email: `shopper-${++n}@example.test`, passwordHash: 'hash' }))!
-      return { userId: user.id, email: user.email, shippingAddress: '1 Road', currency: 'USD' }
-    },
-    async product (stock: number, priceCents = 250, name = `Product ${++n}`) {
-      const created = await catalogue.createProduct({ name, priceCents, stock })
-      if (!created.ok) throw new Error('product not created')
-      return created.product.id
-    },
-    stockOf: async (id: number) => (await catalogue.findProduct(id))?.stock
-  }
-}
+import { eachStore, repositoriesOf, shop } from './stores.js'
 
 const rejection = async (promise: Promise<unknown>) => promise.then(() => undefined, (error: Error & { code?: string }) => error.code)
 

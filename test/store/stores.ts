@@ -35,3 +35,25 @@ export function eachStore (t: Test, name: string, body: (t: Test, store: Store) 
 export function repositoriesOf (store: Store, options: RepositoryOptions = { loginMaxFailures: 10 }): Repositories {
   return store.dialect === 'sqlite' ? createSqliteRepositories(store.db, options) : createPostgresRepositories(store.db, options)
 }
+
+/** A small shop over a test's store: customers, products, and the repositories checkout uses. */
+export async function shop (store: Store, currency = 'USD') {
+  const { users, catalogue, cart: carts, orders, outbox } = repositoriesOf(store)
+  let n = 0
+  return {
+    carts,
+    orders,
+    outbox,
+    catalogue,
+    async customer (shippingAddress = '1 Road') {
+      const user = (await users.create({ email: `shopper-${++n}@example.test`, passwordHash: 'hash' }))!
+      return { userId: user.id, email: user.email, shippingAddress, currency }
+    },
+    async product (stock: number, priceCents = 250, name = `Product ${++n}`) {
+      const created = await catalogue.createProduct({ name, priceCents, stock })
+      if (!created.ok) throw new Error('product not created')
+      return created.product.id
+    },
+    stockOf: async (id: number) => (await catalogue.findProduct(id))?.stock
+  }
+}

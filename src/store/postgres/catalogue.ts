@@ -3,7 +3,7 @@ import { driverErrorCode, PG_FOREIGN_KEY_VIOLATION, type PgDb } from '../../db/i
 import { categories, products } from '../../db/schema.pg.js'
 import { definedOnly } from '../users.js'
 import { columnsOf } from '../columns.js'
-import { CATEGORY_COLUMNS, PRODUCT_COLUMNS, productRow, escapeLike, type CatalogueRepository, type LoadCatalogueReport } from '../catalogue.js'
+import { CATEGORY_COLUMNS, PRODUCT_COLUMNS, productRow, checkedProductWrite, insertGaveNoRow, escapeLike, type CatalogueRepository, type LoadCatalogueReport } from '../catalogue.js'
 
 const categoryColumns = columnsOf(categories, CATEGORY_COLUMNS)
 const productColumns = columnsOf(products, PRODUCT_COLUMNS)
@@ -55,27 +55,16 @@ export function createPostgresCatalogueRepository (db: PgDb): CatalogueRepositor
     },
 
     async createProduct (input) {
-      try {
-        const [product] = await db.insert(products).values(productRow(input)).returning(productColumns)
-        if (!product) throw new Error('INSERT … RETURNING gave no row')
-        return { ok: true, product }
-      } catch (error) {
-        if (isForeignKeyViolation(error)) return { ok: false, reason: 'category_not_found' }
-        throw error
-      }
+      return await checkedProductWrite(isForeignKeyViolation, async () =>
+        (await db.insert(products).values(productRow(input)).returning(productColumns))[0]) ?? insertGaveNoRow()
     },
 
     async updateProduct (id, changes) {
       const defined = definedOnly({ ...changes, name: changes.name?.trim() })
-      try {
-        const [product] = Object.keys(defined).length === 0
-          ? await productById.execute({ id })
-          : await db.update(products).set(defined).where(eq(products.id, id)).returning(productColumns)
-        return product ? { ok: true, product } : { ok: false, reason: 'product_not_found' }
-      } catch (error) {
-        if (isForeignKeyViolation(error)) return { ok: false, reason: 'category_not_found' }
-        throw error
-      }
+      return await checkedProductWrite(isForeignKeyViolation, async () => (Object.keys(defined).length === 0
+        ? await productById.execute({ id })
+        : await db.update(products).set(defined).where(eq(products.id, id)).returning(productColumns))[0]) ??
+        { ok: false, reason: 'product_not_found' }
     },
 
     async deleteProduct (id) {

@@ -3,7 +3,7 @@ import { schema, type SqliteDb } from '../../db/index.js'
 import { definedOnly } from '../users.js'
 import { columnsOf } from '../columns.js'
 import {
-  CATEGORY_COLUMNS, PRODUCT_COLUMNS, productRow, escapeLike,
+  CATEGORY_COLUMNS, PRODUCT_COLUMNS, productRow, checkedProductWrite, insertGaveNoRow, escapeLike,
   type CatalogueRepository, type LoadCatalogueReport, type Product
 } from '../catalogue.js'
 
@@ -93,29 +93,18 @@ export function createSqliteCatalogueRepository (db: SqliteDb): CatalogueReposit
     },
 
     async createProduct (input) {
-      try {
-        const product = db.insert(products).values(productRow(input)).returning(productColumns).all()[0]
-        if (!product) throw new Error('INSERT … RETURNING gave no row')
-        return { ok: true, product }
-      } catch (error) {
-        if (isForeignKeyViolation(error)) return { ok: false, reason: 'category_not_found' }
-        throw error
-      }
+      return await checkedProductWrite(isForeignKeyViolation, () =>
+        db.insert(products).values(productRow(input)).returning(productColumns).all()[0]) ?? insertGaveNoRow()
     },
 
     async updateProduct (id, changes) {
       const defined = definedOnly({ ...changes, name: changes.name?.trim() })
-      try {
-        // An UPDATE that matches no row checks no foreign key, so a foreign-key
-        // failure means the product exists and the category does not.
-        const product = Object.keys(defined).length === 0
-          ? productById.get({ id })
-          : db.update(products).set(defined).where(eq(products.id, id)).returning(productColumns).all()[0]
-        return product ? { ok: true, product } : { ok: false, reason: 'product_not_found' }
-      } catch (error) {
-        if (isForeignKeyViolation(error)) return { ok: false, reason: 'category_not_found' }
-        throw error
-      }
+      // An UPDATE that matches no row checks no foreign key, so a foreign-key
+      // failure means the product exists and the category does not.
+      return await checkedProductWrite(isForeignKeyViolation, () => Object.keys(defined).length === 0
+        ? productById.get({ id })
+        : db.update(products).set(defined).where(eq(products.id, id)).returning(productColumns).all()[0]) ??
+        { ok: false, reason: 'product_not_found' }
     },
 
     /** Cart lines go with the product (cascade); order lines stay, they have no foreign key. */
