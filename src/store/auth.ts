@@ -9,7 +9,11 @@ export const nowSeconds = () => Math.floor(Date.now() / 1000)
 export const THROTTLE_MS = 15 * 60 * 1000
 export const RESET_TOKEN_TTL_SECONDS = 3600
 
-export interface NewRefreshToken { userId: number, clientId: string, generation: number, familyId?: string, ttlSeconds: number }
+/**
+ * `scope` is the login's granted scopes, space-separated; a refresh keeps it. null (rows
+ * from before contract v2) means everything the user's role may hold.
+ */
+export interface NewRefreshToken { userId: number, clientId: string, generation: number, scope: string | null, familyId?: string, ttlSeconds: number }
 
 /** A new refresh token and the row that stores it (only its hash); a new family unless one is given. */
 export function refreshTokenRow (input: NewRefreshToken) {
@@ -22,18 +26,28 @@ export function refreshTokenRow (input: NewRefreshToken) {
       familyId: input.familyId ?? crypto.randomUUID(),
       clientId: input.clientId,
       generation: input.generation,
+      scope: input.scope,
       expiresAt: nowSeconds() + input.ttlSeconds
     }
   }
 }
 
+export interface ActiveRefreshToken {
+  userId: number
+  clientId: string
+  scope: string | null
+  /** Unix seconds. */
+  issuedAt: number
+  expiresAt: number
+}
+
 export type RotationResult =
-  | { ok: true, userId: number, clientId: string, refreshToken: string }
+  | { ok: true, userId: number, clientId: string, scope: string | null, refreshToken: string }
   | { ok: false, reason: 'unknown' | 'expired' | 'revoked' | 'reused' }
 
 export interface RefreshTokenRepository {
   /** Stores a new refresh token; returns the token itself, which is never stored. */
-  issue (input: { userId: number, clientId: string, generation: number, ttlSeconds: number }): Promise<string>
+  issue (input: Omit<NewRefreshToken, 'familyId'>): Promise<string>
   /**
    * Marks the token used, once, and issues its successor in the same transaction.
    * Presenting a used token is theft (RFC 9700 §4.14.2): its whole family is
@@ -41,6 +55,12 @@ export interface RefreshTokenRepository {
    * A token of a deleted or disabled user, or of an ended session generation, is expired.
    */
   rotate (token: string, ttlSeconds: number): Promise<RotationResult>
+  /**
+   * RFC 7662 introspection: the token's facts while rotate() would accept it right now
+   * (not used, revoked or expired; its user enabled, its session generation current);
+   * undefined otherwise. Changes nothing.
+   */
+  inspect (token: string): Promise<ActiveRefreshToken | undefined>
   /** RFC 7009: the token and its family stop working; unknown tokens are fine. */
   revoke (token: string): Promise<void>
 }

@@ -5,6 +5,7 @@ import type { CatalogueRepository } from './catalogue.js'
 import type { CartRepository } from './cart.js'
 import type { OrderRepository } from './orders.js'
 import type { OutboxRepository } from './outbox.js'
+import type { ClientRepository } from './clients.js'
 import { createSqliteRepositories } from './sqlite/index.js'
 
 /**
@@ -21,6 +22,7 @@ export interface Repositories {
   cart: CartRepository
   orders: OrderRepository
   outbox: OutboxRepository
+  clients: ClientRepository
 }
 
 export interface RepositoryOptions {
