@@ -33,11 +33,23 @@ export const refreshTokens = pgTable('refresh_tokens', {
   expiresAt: int64('expires_at').notNull(),
   usedAt: int64('used_at'),
   revokedAt: int64('revoked_at'),
+  scope: text('scope'),
   createdAt: createdAt()
 }, (table) => [
   index('refresh_tokens_family_idx').on(table.familyId),
   index('refresh_tokens_user_idx').on(table.userId)
 ])
+
+export const clients = pgTable('clients', {
+  id: id(),
+  clientId: text('client_id').notNull().unique(),
+  name: text('name').notNull(),
+  scopes: text('scopes').notNull(),
+  secretHash: text('secret_hash').notNull(),
+  disabled: boolean('disabled').notNull().default(false),
+  tokenGeneration: integer('token_generation').notNull().default(0),
+  createdAt: createdAt()
+})
 
 export const passwordResets = pgTable('password_resets', {
   id: id(),

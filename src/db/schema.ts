@@ -30,11 +30,28 @@ export const refreshTokens = sqliteTable('refresh_tokens', {
   expiresAt: integer('expires_at').notNull(),
   usedAt: integer('used_at'),
   revokedAt: integer('revoked_at'),
+  // The login's granted scopes, space-separated; null on rows from before contract v2,
+  // which may hold everything their user's role may.
+  scope: text('scope'),
   createdAt: createdAt()
 }, (table) => [
   index('refresh_tokens_family_idx').on(table.familyId),
   index('refresh_tokens_user_idx').on(table.userId)
 ])
+
+// Service clients (contract v2). Only the secret's SHA-256 is stored, so a database
+// leak hands out no client. Scopes are space-separated, in SCOPE_NAMES order.
+export const clients = sqliteTable('clients', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  clientId: text('client_id').notNull().unique(),
+  name: text('name').notNull(),
+  scopes: text('scopes').notNull(),
+  secretHash: text('secret_hash').notNull(),
+  disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
+  // Carried in the client's tokens as `gen`: a secret rotation or a disable ends them.
+  tokenGeneration: integer('token_generation').notNull().default(0),
+  createdAt: createdAt()
+})
 
 export const passwordResets = sqliteTable('password_resets', {
   id: integer('id').primaryKey({ autoIncrement: true }),

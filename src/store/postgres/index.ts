@@ -6,6 +6,7 @@ import { createPostgresCatalogueRepository } from './catalogue.js'
 import { createPostgresCartRepository } from './cart.js'
 import { createPostgresOrderRepository } from './orders.js'
 import { createPostgresOutboxRepository } from './outbox.js'
+import { createPostgresClientRepository } from './clients.js'
 
 /** The repositories over the PostgreSQL pool (DATABASE_URL). */
 export function createPostgresRepositories (db: PgDb, options: RepositoryOptions): Repositories {
@@ -18,6 +19,7 @@ export function createPostgresRepositories (db: PgDb, options: RepositoryOptions
     catalogue: createPostgresCatalogueRepository(db),
     cart: createPostgresCartRepository(db),
     orders: createPostgresOrderRepository(db),
-    outbox: createPostgresOutboxRepository(db)
+    outbox: createPostgresOutboxRepository(db),
+    clients: createPostgresClientRepository(db)
   }
 }

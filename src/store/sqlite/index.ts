@@ -6,6 +6,7 @@ import { createSqliteCatalogueRepository } from './catalogue.js'
 import { createSqliteCartRepository } from './cart.js'
 import { createSqliteOrderRepository } from './orders.js'
 import { createSqliteOutboxRepository } from './outbox.js'
+import { createSqliteClientRepository } from './clients.js'
 
 /** The repositories over the embedded SQLite file. */
 export function createSqliteRepositories (db: SqliteDb, options: RepositoryOptions): Repositories {
@@ -18,6 +19,7 @@ export function createSqliteRepositories (db: SqliteDb, options: RepositoryOptio
     catalogue: createSqliteCatalogueRepository(db),
     cart: createSqliteCartRepository(db),
     orders: createSqliteOrderRepository(db),
-    outbox: createSqliteOutboxRepository(db)
+    outbox: createSqliteOutboxRepository(db),
+    clients: createSqliteClientRepository(db)
   }
 }
