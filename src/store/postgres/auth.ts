@@ -39,9 +39,28 @@ export function createPostgresAuthRepositories (db: PgDb): AuthRepositories {
           return { ok: false, reason: 'expired' }
         }
         await tx.update(refreshTokens).set({ usedAt: nowSeconds() }).where(eq(refreshTokens.id, row.id))
-        const refreshToken = await issue(tx, { userId: row.userId, clientId: row.clientId, generation: row.generation, familyId: row.familyId, ttlSeconds })
-        return { ok: true, userId: row.userId, clientId: row.clientId, refreshToken }
+        const refreshToken = await issue(tx, { userId: row.userId, clientId: row.clientId, generation: row.generation, scope: row.scope, familyId: row.familyId, ttlSeconds })
+        return { ok: true, userId: row.userId, clientId: row.clientId, scope: row.scope, refreshToken }
       })
+    },
+
+    // One statement, so the token and its user are read as of one snapshot.
+    async inspect (token) {
+      const [row] = await db.select({
+        userId: refreshTokens.userId,
+        clientId: refreshTokens.clientId,
+        scope: refreshTokens.scope,
+        createdAt: refreshTokens.createdAt,
+        expiresAt: refreshTokens.expiresAt
+      }).from(refreshTokens).innerJoin(users, eq(users.id, refreshTokens.userId)).where(and(
+        eq(refreshTokens.tokenHash, hashToken(token)),
+        isNull(refreshTokens.usedAt),
+        isNull(refreshTokens.revokedAt),
+        gt(refreshTokens.expiresAt, nowSeconds()),
+        eq(users.disabled, false),
+        eq(users.tokenGeneration, refreshTokens.generation)
+      ))
+      return row && { userId: row.userId, clientId: row.clientId, scope: row.scope, issuedAt: Math.floor(Date.parse(row.createdAt) / 1000), expiresAt: row.expiresAt }
     },
 
     async revoke (token) {

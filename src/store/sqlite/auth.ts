@@ -26,8 +26,24 @@ export function createSqliteAuthRepositories (db: SqliteDb): AuthRepositories {
     familyId: sql.placeholder('familyId'),
     clientId: sql.placeholder('clientId'),
     generation: sql.placeholder('generation'),
+    scope: sql.placeholder('scope'),
     expiresAt: sql.placeholder('expiresAt')
   }).prepare()
+  // One statement, so the token and its user are read as of one moment.
+  const activeByHash = db.select({
+    userId: refreshTokens.userId,
+    clientId: refreshTokens.clientId,
+    scope: refreshTokens.scope,
+    createdAt: refreshTokens.createdAt,
+    expiresAt: refreshTokens.expiresAt
+  }).from(refreshTokens).innerJoin(users, eq(users.id, refreshTokens.userId)).where(and(
+    eq(refreshTokens.tokenHash, sql.placeholder('hash')),
+    isNull(refreshTokens.usedAt),
+    isNull(refreshTokens.revokedAt),
+    gt(refreshTokens.expiresAt, sql.placeholder('now')),
+    eq(users.disabled, false),
+    eq(users.tokenGeneration, refreshTokens.generation)
+  )).prepare()
 
   const revokeFamily = (familyId: string) => db.update(refreshTokens).set({ revokedAt: nowSeconds() })
     .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt))).run()
@@ -57,9 +73,14 @@ export function createSqliteAuthRepositories (db: SqliteDb): AuthRepositories {
           return { ok: false, reason: 'expired' }
         }
         db.update(refreshTokens).set({ usedAt: nowSeconds() }).where(eq(refreshTokens.id, row.id)).run()
-        const refreshToken = issue({ userId: row.userId, clientId: row.clientId, generation: row.generation, familyId: row.familyId, ttlSeconds })
-        return { ok: true, userId: row.userId, clientId: row.clientId, refreshToken }
+        const refreshToken = issue({ userId: row.userId, clientId: row.clientId, generation: row.generation, scope: row.scope, familyId: row.familyId, ttlSeconds })
+        return { ok: true, userId: row.userId, clientId: row.clientId, scope: row.scope, refreshToken }
       }, { behavior: 'immediate' })
+    },
+
+    async inspect (token) {
+      const row = activeByHash.get({ hash: hashToken(token), now: nowSeconds() })
+      return row && { userId: row.userId, clientId: row.clientId, scope: row.scope, issuedAt: Math.floor(Date.parse(row.createdAt) / 1000), expiresAt: row.expiresAt }
     },
 
     async revoke (token) {
