@@ -3,49 +3,80 @@ import { fastifyJwt, type FastifyJWT, type FastifyJWTOptions } from '@fastify/jw
 import { createVerifier } from 'fast-jwt'
 import { LRUCache } from 'lru-cache'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
-import { errors } from '../src/errors.js'
+import { errors, insufficientScope } from '../src/errors.js'
 import { loadKeyRing, type KeyRing, type SigningKey } from '../src/keys.js'
 import { ErrorRef } from '../src/schemas.js'
+import { maskOf, parseScope, ROLE_SCOPES, type Scope, type ScopeMask } from '../src/scopes.js'
 import type { PublicUser } from '../src/store/users.js'
+import { CLIENT_ID_PATTERN, type ServiceClient } from '../src/store/clients.js'
 
-/** Who may call a route. Undeclared means 'user': secure by default. */
-export type AuthLevel = 'public' | 'user' | 'admin'
+/**
+ * Who may call a route: 'public', or the scopes that allow it, any one of them (contract
+ * v2). Undeclared means any valid token: secure by default.
+ */
+export type AuthRequirement = 'public' | readonly Scope[]
 
-/** The claims of our access tokens (RFC 9068), plus role and the session generation. */
+/**
+ * The claims of our access tokens (RFC 9068), plus the holder's generation. A person's
+ * token has `sub` = the user id (digits) and `role`; a service client's has `sub` =
+ * `client_id` = the client's id (never only digits) and no role.
+ */
 export interface AccessTokenClaims {
   iss: string
   aud: string
   sub: string
   client_id: string
-  role: PublicUser['role']
+  /** Absent only in tokens issued before contract v2: they mean everything the role may hold. */
+  scope?: string
+  role?: PublicUser['role']
   gen: number
   iat: number
   exp: number
   jti: string
 }
 
+/** A token that would be accepted right now, and whose it is. */
+export type AccessTokenHolder =
+  | { claims: AccessTokenClaims, scopes: ScopeMask, user: PublicUser, client?: undefined }
+  | { claims: AccessTokenClaims, scopes: ScopeMask, client: ServiceClient, user?: undefined }
+
 declare module 'fastify' {
   interface FastifyContextConfig {
-    auth?: AuthLevel
+    auth?: AuthRequirement
+  }
+  interface FastifyRequest {
+    /**
+     * The effective scopes: the token's, as far as its holder may hold them now. Routes
+     * whose alternatives differ in reach (own orders with `orders`, anyone's with
+     * `orders:read`) look here.
+     */
+    scopes: ScopeMask
+    /** The service client whose token this is; `request.user` is then unset. */
+    client: ServiceClient | null
   }
   interface FastifyInstance {
     keyRing: KeyRing
     /** Re-reads the signing keys: a rotated key starts signing, a retired one stops verifying. */
     reloadKeys: () => void
     signAccessToken: (claims: FastifyJWT['payload']) => string
+    /** What authenticate decides about a token, for introspection: undefined when it would be refused. */
+    accessTokenHolder: (token: string) => Promise<AccessTokenHolder | undefined>
     authenticate: onRequestHookHandler
   }
 }
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: Omit<AccessTokenClaims, 'iss' | 'aud' | 'iat' | 'exp'>
+    payload: Omit<AccessTokenClaims, 'iss' | 'aud' | 'iat' | 'exp'> & { scope: string }
+    /** The person whose token this is; unset for a service client's token (see request.client). */
     user: PublicUser
   }
 }
 
 export const OAUTH_SCHEME = 'OAuth2'
 const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'exp', 'iat', 'jti', 'gen']
+const USER_SUB = /^[1-9][0-9]{0,14}$/
+const CLIENT_SUB = new RegExp(CLIENT_ID_PATTERN)
 
 export default fp(async function auth (fastify) {
   const { config } = fastify
@@ -55,7 +86,7 @@ export default fp(async function auth (fastify) {
       'which instances on other machines do not have; set the same JWT_PRIVATE_KEY_FILE on every instance')
   }
   const startKey = keyRing.active
-  const { users } = fastify.repos
+  const { users, clients } = fastify.repos
 
   // @fastify/jwt signs. Verifying goes to fast-jwt directly, one verifier per key: the
   // kid picks the verifier, and it accepts only its key's algorithm, so an unknown kid or
@@ -95,7 +126,9 @@ export default fp(async function auth (fastify) {
   // at every start.) An entry holds only while its key's verifier is still in the ring
   // and the token has not expired. Revocation still holds: authenticate loads the user
   // on every request.
-  const verified = new LRUCache<string, { claims: AccessTokenClaims, kid: string, verifier: Verifier }>({ max: 10_000 })
+  // The token's scope claim is parsed into its bits once, here, not per request.
+  interface Verified { claims: AccessTokenClaims, scopes: ScopeMask | undefined, kid: string, verifier: Verifier }
+  const verified = new LRUCache<string, Verified>({ max: 10_000 })
 
   fastify.decorate('keyRing', { getter: () => keyRing })
   fastify.decorate('reloadKeys', () => {
@@ -120,9 +153,9 @@ export default fp(async function auth (fastify) {
   })
 
   /** The claims of a valid access token of ours; undefined for anything else. */
-  function verifiedClaims (token: string): AccessTokenClaims | undefined {
+  function verifiedToken (token: string): Verified | undefined {
     const known = verified.get(token)
-    if (known && verifiers.get(known.kid) === known.verifier && known.claims.exp * 1000 > Date.now()) return known.claims
+    if (known && verifiers.get(known.kid) === known.verifier && known.claims.exp * 1000 > Date.now()) return known
     if (known) verified.delete(token)
     try {
       const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString())
@@ -130,49 +163,80 @@ export default fp(async function auth (fastify) {
       const verifier = typeof kid === 'string' ? verifiers.get(kid) : undefined
       if (verifier === undefined || typeof kid !== 'string') return undefined
       const claims = verifier(token) as AccessTokenClaims
-      verified.set(token, { claims, kid, verifier })
-      return claims
+      const entry = { claims, scopes: typeof claims.scope === 'string' ? parseScope(claims.scope) : undefined, kid, verifier }
+      verified.set(token, entry)
+      return entry
     } catch {
       return undefined
     }
   }
+
+  /**
+   * The token's holder as it is now, and what the token may do: its scopes as far as the
+   * holder may hold them today (a demoted admin, a narrowed client). Deleted, disabled,
+   * signed out or rotated ends the token. The one row read is the holder's own.
+   */
+  async function holderOf (token: string): Promise<AccessTokenHolder | undefined> {
+    const entry = verifiedToken(token)
+    if (!entry) return undefined
+    const { claims } = entry
+    // sub is a string as we issue it (RFC 9068); a number would pass the patterns by coercion.
+    if (typeof claims.sub !== 'string') return undefined
+    if (USER_SUB.test(claims.sub)) {
+      const user = await users.findById(Number(claims.sub))
+      if (!user || user.disabled || user.tokenGeneration !== claims.gen) return undefined
+      const holds = ROLE_SCOPES[user.role]
+      return { claims, user, scopes: (entry.scopes ?? holds) & holds }
+    }
+    if (!CLIENT_SUB.test(claims.sub) || claims.client_id !== claims.sub || entry.scopes === undefined) return undefined
+    const client = await clients.findById(claims.sub)
+    if (!client || client.disabled || client.tokenGeneration !== claims.gen) return undefined
+    return { claims, client, scopes: entry.scopes & maskOf(client.scopes) }
+  }
+  fastify.decorate('accessTokenHolder', holderOf)
 
   async function authenticate (request: FastifyRequest, _reply: FastifyReply) {
     const authorization = request.headers.authorization ?? ''
     if (!/^Bearer\s/i.test(authorization)) throw new errors.UNAUTHORIZED()
     // Exactly "Bearer <token>", as RFC 6750 writes it; anything else is not a token of ours.
     const match = /^Bearer ([A-Za-z0-9_.~+/=-]+)$/i.exec(authorization)
-    const claims = match?.[1] === undefined ? undefined : verifiedClaims(match[1])
-    if (!claims) throw new errors.INVALID_TOKEN()
-    // The token is only as good as its user today: deleted, disabled or signed out ends it.
-    // sub is a string of digits as we issue it (RFC 9068); a number would pass the regex by coercion.
-    const user = typeof claims.sub === 'string' && /^[1-9][0-9]{0,14}$/.test(claims.sub) ? await users.findById(Number(claims.sub)) : undefined
-    if (!user || user.disabled || user.tokenGeneration !== claims.gen) throw new errors.INVALID_TOKEN()
-    request.user = user
+    const holder = match?.[1] === undefined ? undefined : await holderOf(match[1])
+    if (!holder) throw new errors.INVALID_TOKEN()
+    request.scopes = holder.scopes
+    if (holder.user) request.user = holder.user
+    else request.client = holder.client
   }
   fastify.decorate('authenticate', authenticate)
+  fastify.decorateRequest('scopes', 0)
+  fastify.decorateRequest('client', null)
 
-  async function requireAdmin (request: FastifyRequest) {
-    if (request.user.role !== 'admin') throw new errors.FORBIDDEN()
+  /** The route's guard after authenticate: one of its scopes, or 403 insufficient_scope. */
+  function requireScope (scopes: readonly Scope[]) {
+    const allowed = maskOf(scopes)
+    return async function requireScope (request: FastifyRequest) {
+      if ((request.scopes & allowed) === 0) throw insufficientScope(scopes)
+    }
   }
 
-  // One declaration per route drives both the hooks and the OpenAPI `security`,
-  // so the lock icons in /docs are exactly the routes that check a token.
+  // One declaration per route drives the guard, its 403 and the OpenAPI `security`
+  // (scopes included), so the lock icons in /docs are exactly the routes that check a token.
   fastify.addHook('onRoute', (route) => {
-    const level: AuthLevel = route.config?.auth ?? 'user'
-    if (level === 'public') {
+    const requirement = route.config?.auth
+    if (requirement === 'public') {
       // Explicitly open in the document too: `security: []`.
       if (route.schema) route.schema.security = []
       return
     }
-    const guards = level === 'admin' ? [authenticate, requireAdmin] : [authenticate]
+    const scopes = requirement ?? []
+    const guards = scopes.length > 0 ? [authenticate, requireScope(scopes)] : [authenticate]
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
     route.onRequest = [...guards, ...existing]
     if (route.schema) {
-      route.schema.security = [{ [OAUTH_SCHEME]: [] }]
+      // Alternatives are separate requirement objects: any one of them allows the route.
+      route.schema.security = scopes.length > 0 ? scopes.map((scope) => ({ [OAUTH_SCHEME]: [scope] })) : [{ [OAUTH_SCHEME]: [] }]
       const response = (route.schema.response ?? {}) as Record<string, unknown>
       response['401'] ??= ErrorRef
-      if (level === 'admin') response['403'] ??= ErrorRef
+      if (scopes.length > 0) response['403'] ??= ErrorRef
       route.schema.response = response
     }
   })

@@ -43,6 +43,7 @@ export default fp(async function errorHandler (fastify) {
     if (fault) request.log.error({ err: raw }, 'database fault')
     const error: FastifyError = fault === 'full' ? new errors.STORAGE_FULL() : fault === 'unavailable' ? new errors.DATABASE_UNAVAILABLE() : raw
     if (error instanceof OAuthError) {
+      if (error.wwwAuthenticate) reply.header('www-authenticate', error.wwwAuthenticate)
       return reply.code(error.statusCode).header('cache-control', 'no-store')
         .send({ error: error.error, error_description: error.description })
     }
@@ -62,7 +63,7 @@ export default fp(async function errorHandler (fastify) {
     }
     const code = codeOf(error, statusCode)
     if ('retryAfterSeconds' in error) reply.header('retry-after', String(error.retryAfterSeconds))
-    const challenge = CHALLENGES[code]
+    const challenge = 'wwwAuthenticate' in error ? String(error.wwwAuthenticate) : CHALLENGES[code]
     if (challenge) reply.header('www-authenticate', challenge)
     return reply.code(statusCode).send({
       statusCode,

@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { ErrorSchema } from '../src/schemas.js'
 import { OAUTH_SCHEME } from './auth.js'
+import { SCOPES } from '../src/scopes.js'
 import { docsSecurityHeaders } from './http-security.js'
 
 /** GET /users/{id} → getUsersById; POST /orders/{id}/cancel → postOrdersByIdCancel. */
@@ -31,8 +32,12 @@ export default fp(async function openapi (fastify) {
         securitySchemes: {
           [OAUTH_SCHEME]: {
             type: 'oauth2',
-            description: 'OAuth2 password grant; send the access token as `Authorization: Bearer …`',
-            flows: { password: { tokenUrl: '/auth/token', refreshUrl: '/auth/token', scopes: {} } }
+            description: 'OAuth2: people log in with the password flow (e-mail as username), service clients with ' +
+              'client credentials; send the access token as `Authorization: Bearer …`. Each operation names the scopes that allow it.',
+            flows: {
+              password: { tokenUrl: '/auth/token', refreshUrl: '/auth/token', scopes: { ...SCOPES } },
+              clientCredentials: { tokenUrl: '/auth/token', scopes: { ...SCOPES } }
+            }
           }
         }
       },
@@ -42,6 +47,7 @@ export default fp(async function openapi (fastify) {
         { name: 'catalogue', description: 'Categories and products: public reads, admin writes' },
         { name: 'cart', description: 'Your cart, at current prices' },
         { name: 'orders', description: 'Checkout and order history' },
+        { name: 'clients', description: 'Service clients: other services with tokens of their own' },
         { name: 'health', description: 'Liveness and readiness probes' }
       ]
     },

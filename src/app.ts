@@ -24,6 +24,7 @@ import userRoutes from '../routes/users/index.js'
 import catalogueRoutes from '../routes/catalogue/index.js'
 import cartRoutes from '../routes/cart/index.js'
 import orderRoutes from '../routes/orders/index.js'
+import clientRoutes from '../routes/clients/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -51,7 +52,7 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
     level: config.logLevel,
     redact: {
       paths: ['req.headers.authorization', '*.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
-        '*.password', '*.new_password', '*.current_password', '*.refresh_token', '*.access_token', '*.token'],
+        '*.password', '*.new_password', '*.current_password', '*.refresh_token', '*.access_token', '*.token', '*.client_secret'],
       censor: '[redacted]'
     }
   }
@@ -125,6 +126,7 @@ export async function buildApp (config: Config, options: { logger?: FastifyServe
   await app.register(catalogueRoutes)
   await app.register(cartRoutes, { prefix: '/cart' })
   await app.register(orderRoutes, { prefix: '/orders' })
+  await app.register(clientRoutes, { prefix: '/clients' })
 
   return app
 }

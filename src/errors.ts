@@ -7,7 +7,7 @@ import createError from '@fastify/error'
 export const errors = {
   UNAUTHORIZED: createError('UNAUTHORIZED', 'A valid access token is required', 401),
   INVALID_TOKEN: createError('INVALID_TOKEN', 'The access token is invalid or expired', 401),
-  FORBIDDEN: createError('FORBIDDEN', 'Your role may not do this', 403),
+  INSUFFICIENT_SCOPE: createError('INSUFFICIENT_SCOPE', 'This token does not carry the scope this needs: %s', 403),
   ROUTE_NOT_FOUND: createError('ROUTE_NOT_FOUND', 'Route %s not found', 404),
   VALIDATION_ERROR: createError('VALIDATION_ERROR', '%s', 400),
   INVALID_JSON: createError('INVALID_JSON', 'The request body is not valid JSON', 400),
@@ -39,6 +39,9 @@ export const errors = {
   ORDER_NOT_CANCELLABLE: createError('ORDER_NOT_CANCELLABLE', 'Only a placed order can be cancelled', 409),
   INVALID_STATUS_TRANSITION: createError('INVALID_STATUS_TRANSITION', 'An order cannot move from %s to %s', 409),
 
+  CLIENT_NOT_FOUND: createError('CLIENT_NOT_FOUND', 'Service client not found', 404),
+  SCOPE_NOT_FOR_CLIENTS: createError('SCOPE_NOT_FOR_CLIENTS', 'A service client may not hold %s', 400),
+
   INTERNAL_ERROR: createError('INTERNAL_ERROR', 'Something went wrong on our side', 500),
   SERVICE_UNAVAILABLE: createError('SERVICE_UNAVAILABLE', '%s', 503),
   DATABASE_UNAVAILABLE: createError('DATABASE_UNAVAILABLE', 'The database is not answering; retry shortly', 503),
@@ -50,15 +53,28 @@ export function tooManyRequests (retryAfterSeconds: number) {
   return Object.assign(new errors.TOO_MANY_REQUESTS(String(retryAfterSeconds)), { retryAfterSeconds })
 }
 
+/**
+ * RFC 6750 §3.1: a valid token without the scope the route needs. The challenge names
+ * the scopes that would do, any one of them.
+ */
+export function insufficientScope (scopes: readonly string[]) {
+  const needed = scopes.join(' ')
+  return Object.assign(new errors.INSUFFICIENT_SCOPE(needed), {
+    wwwAuthenticate: `Bearer error="insufficient_scope", scope="${needed}"`
+  })
+}
+
 /** RFC 6749 §5.2 error of the token and revocation endpoints: a different body shape. */
 export class OAuthError extends Error {
   readonly statusCode: number
   // `error` is RFC 6749's field name, not a callback's error argument.
   // eslint-disable-next-line n/handle-callback-err
   constructor (
-    readonly error: 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_client',
+    readonly error: 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_client' | 'invalid_scope',
     readonly description: string,
-    statusCode = 400
+    statusCode = 400,
+    /** invalid_client after HTTP Basic: the challenge of the scheme the client used (RFC 6749 §5.2). */
+    readonly wwwAuthenticate?: string
   ) {
     super(description)
     this.name = 'OAuthError'

@@ -117,3 +117,34 @@ export async function createUser (app: App, options: { email?: string, password?
     inject: asUser(app, tokens.access_token)
   }
 }
+
+export interface TestClient {
+  clientId: string
+  clientSecret: string
+  scopes: string[]
+  /** A client_credentials token for every scope the client holds. */
+  accessToken: string
+  /** Inject with this client's Bearer token. */
+  inject: (options: InjectOptions) => Promise<LightMyRequestResponse>
+}
+
+/** Registers a service client through POST /clients (as a fresh admin) and gets it a token. */
+export async function createClient (app: App, scopes: string[], options: { admin?: TestUser, name?: string } = {}): Promise<TestClient> {
+  const admin = options.admin ?? await createUser(app, { role: 'admin' })
+  const created = await admin.inject({ method: 'POST', url: '/clients', payload: { name: options.name ?? 'test service', scopes } })
+  if (created.statusCode !== 201) throw new Error(`client not created: ${created.statusCode} ${created.body}`)
+  const { client_id: clientId, client_secret: clientSecret } = created.json<{ client_id: string, client_secret: string }>()
+  const accessToken = await clientToken(app, clientId, clientSecret)
+  return { clientId, clientSecret, scopes, accessToken, inject: asUser(app, accessToken) }
+}
+
+/** grant_type=client_credentials with client_secret_post; throws unless 200. */
+export async function clientToken (app: App, clientId: string, clientSecret: string, scope?: string): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/auth/token',
+    payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, ...(scope === undefined ? {} : { scope }) }
+  })
+  if (res.statusCode !== 200) throw new Error(`client_credentials failed: ${res.statusCode} ${res.body}`)
+  return res.json<{ access_token: string }>().access_token
+}

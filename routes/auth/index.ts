@@ -5,14 +5,31 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { OAuthError, tooManyRequests } from '../../src/errors.js'
 import { ErrorRef } from '../../src/schemas.js'
 import type { PublicUser } from '../../src/store/users.js'
+import type { ServiceClient } from '../../src/store/clients.js'
+import { maskOf, parseScope, ROLE_SCOPES, SCOPE_NAMES, scopeString, type ScopeMask } from '../../src/scopes.js'
 import passwordResetRoutes from './password-reset.js'
+import { clientAuthenticator } from './client-authentication.js'
 import {
   TokenRequestSchema, TokenResponseSchema, OAuthErrorSchema, RevokeRequestSchema, JwksSchema, MetadataSchema,
-  type TokenRequest
+  IntrospectionRequestSchema, IntrospectionResponseSchema, type TokenRequest
 } from './schemas.js'
 
 const FORM_OR_JSON = ['application/x-www-form-urlencoded', 'application/json']
 const INVALID_CREDENTIALS = 'Invalid username or password'
+const INVALID_REFRESH = 'The refresh token is invalid, expired or revoked'
+
+/**
+ * RFC 6749 §3.3: absent or empty → all the caller may hold; otherwise the names asked
+ * for that it may hold (others are dropped); nothing left → invalid_scope.
+ */
+function grantedScopes (requested: string | undefined, mayHold: ScopeMask): ScopeMask {
+  if (requested === undefined || requested.trim() === '') return mayHold
+  const granted = parseScope(requested) & mayHold
+  if (granted === 0) throw new OAuthError('invalid_scope', 'None of the requested scopes may be granted to this caller')
+  return granted
+}
+
+interface Tokens { accessToken: string, refreshToken?: string, scopes: ScopeMask }
 
 // Schema failures on the OAuth endpoints are RFC 6749 errors, not the API's error body.
 function oauthErrorHandler (error: FastifyError | OAuthError, _request: FastifyRequest, reply: FastifyReply) {
@@ -32,17 +49,20 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { users, refreshTokens, loginThrottle: throttle } = fastify.repos
   const issuerBase = config.jwtIssuer.replace(/\/+$/, '')
 
-  function accessTokenFor (user: Pick<PublicUser, 'id' | 'role' | 'tokenGeneration'>, clientId: string) {
+  const authenticateClient = clientAuthenticator(fastify)
+
+  function accessTokenFor (user: Pick<PublicUser, 'id' | 'role' | 'tokenGeneration'>, clientId: string, scopes: ScopeMask) {
     return fastify.signAccessToken({
       sub: String(user.id),
       client_id: clientId,
       role: user.role,
+      scope: scopeString(scopes),
       gen: user.tokenGeneration,
       jti: crypto.randomUUID()
     })
   }
 
-  async function passwordGrant (body: TokenRequest) {
+  async function passwordGrant (body: TokenRequest): Promise<Tokens> {
     if (!body.username || body.password === undefined) {
       throw new OAuthError('invalid_request', 'username and password are required for grant_type=password')
     }
@@ -61,29 +81,52 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new OAuthError('invalid_grant', INVALID_CREDENTIALS)
     }
     await throttle.recordSuccess(body.username)
+    // Only the password's owner learns that the scopes asked for are beyond its role.
+    const scopes = grantedScopes(body.scope, ROLE_SCOPES[user.role])
     fastify.log.info({ event: 'login_succeeded', userId: user.id }, 'login succeeded')
     if (check.needsRehash) {
       await users.setPasswordHash(user.id, await fastify.passwords.hash(body.password), { endSessions: false })
     }
     const clientId = body.client_id ?? 'public'
     return {
-      accessToken: accessTokenFor(user, clientId),
+      accessToken: accessTokenFor(user, clientId, scopes),
       refreshToken: await refreshTokens.issue({
-        userId: user.id, clientId, generation: user.tokenGeneration, ttlSeconds: config.refreshTokenTtl
-      })
+        userId: user.id, clientId, generation: user.tokenGeneration, scope: scopeString(scopes), ttlSeconds: config.refreshTokenTtl
+      }),
+      scopes
     }
   }
 
-  async function refreshGrant (body: TokenRequest) {
+  /** The login's scopes as far as the user's role allows them today (null: a login from before v2). */
+  const loginScopes = (scope: string | null, role: PublicUser['role']) => (scope === null ? ROLE_SCOPES[role] : parseScope(scope)) & ROLE_SCOPES[role]
+
+  async function refreshGrant (body: TokenRequest): Promise<Tokens> {
     if (!body.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required for grant_type=refresh_token')
+    // A scope that narrows to nothing is refused before the token is used up (rotation is once only).
+    if (body.scope !== undefined && body.scope.trim() !== '') {
+      const active = await refreshTokens.inspect(body.refresh_token)
+      const user = active && await users.findById(active.userId)
+      if (user) grantedScopes(body.scope, loginScopes(active.scope, user.role))
+    }
     const rotated = await refreshTokens.rotate(body.refresh_token, config.refreshTokenTtl)
     if (!rotated.ok) {
       if (rotated.reason === 'reused') fastify.log.warn({ event: 'refresh_token_reuse' }, 'refresh token reused: family revoked')
-      throw new OAuthError('invalid_grant', 'The refresh token is invalid, expired or revoked')
+      throw new OAuthError('invalid_grant', INVALID_REFRESH)
     }
     const user = await users.findById(rotated.userId)
-    if (!user) throw new OAuthError('invalid_grant', 'The refresh token is invalid, expired or revoked')
-    return { accessToken: accessTokenFor(user, rotated.clientId), refreshToken: rotated.refreshToken }
+    if (!user) throw new OAuthError('invalid_grant', INVALID_REFRESH)
+    // The new refresh token keeps the login's scopes; a `scope` here narrows this access token only (RFC 6749 §6).
+    const scopes = grantedScopes(body.scope, loginScopes(rotated.scope, user.role))
+    return { accessToken: accessTokenFor(user, rotated.clientId, scopes), refreshToken: rotated.refreshToken, scopes }
+  }
+
+  function clientToken (client: ServiceClient, requested: string | undefined): Tokens {
+    const scopes = grantedScopes(requested, maskOf(client.scopes))
+    // No role and no refresh token: a client asks again with its secret (RFC 6749 §4.4.3).
+    return {
+      accessToken: fastify.signAccessToken({ sub: client.clientId, client_id: client.clientId, scope: scopeString(scopes), gen: client.tokenGeneration, jti: crypto.randomUUID() }),
+      scopes
+    }
   }
 
   fastify.post('/auth/token', {
@@ -91,28 +134,70 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     errorHandler: oauthErrorHandler,
     schema: {
       tags: ['auth'],
-      summary: 'OAuth2 token endpoint: password and refresh_token grants',
+      summary: 'OAuth2 token endpoint: password, refresh_token and client_credentials grants',
       consumes: FORM_OR_JSON,
       body: TokenRequestSchema,
-      response: { 200: TokenResponseSchema, 400: OAuthErrorSchema, 429: ErrorRef, 503: ErrorRef }
+      response: { 200: TokenResponseSchema, 400: OAuthErrorSchema, 401: OAuthErrorSchema, 429: ErrorRef, 503: ErrorRef }
     }
   }, async (request, reply) => {
     const grantType = request.body.grant_type ?? 'password'
-    let tokens: { accessToken: string, refreshToken: string }
+    let tokens: Tokens
     if (grantType === 'password') {
       tokens = await passwordGrant(request.body)
     } else if (grantType === 'refresh_token') {
       tokens = await refreshGrant(request.body)
+    } else if (grantType === 'client_credentials') {
+      tokens = clientToken(await authenticateClient(request, request.body), request.body.scope)
     } else {
-      throw new OAuthError('unsupported_grant_type', 'grant_type must be password or refresh_token')
+      throw new OAuthError('unsupported_grant_type', 'grant_type must be password, refresh_token or client_credentials')
     }
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     return {
       access_token: tokens.accessToken,
       token_type: 'Bearer' as const,
       expires_in: config.accessTokenTtl,
-      refresh_token: tokens.refreshToken
+      ...(tokens.refreshToken === undefined ? {} : { refresh_token: tokens.refreshToken }),
+      scope: scopeString(tokens.scopes)
     }
+  })
+
+  /** RFC 7662: what authenticate (or the refresh grant) would decide about the token right now. */
+  async function introspect (token: string, hint: string | undefined) {
+    const looksLikeJwt = hint === 'access_token' || (hint !== 'refresh_token' && token.split('.').length === 3)
+    const common = { iss: config.jwtIssuer, aud: config.jwtAudience }
+    if (looksLikeJwt) {
+      const holder = await fastify.accessTokenHolder(token)
+      if (holder) {
+        const { claims } = holder
+        return { active: true, scope: scopeString(holder.scopes), client_id: claims.client_id, sub: claims.sub, token_type: 'Bearer' as const, exp: claims.exp, iat: claims.iat, ...common }
+      }
+    }
+    const active = await refreshTokens.inspect(token)
+    const user = active && await users.findById(active.userId)
+    if (active && user) {
+      const scope = scopeString(loginScopes(active.scope, user.role))
+      return { active: true, scope, client_id: active.clientId, sub: String(user.id), token_type: 'refresh_token' as const, exp: active.expiresAt, iat: active.issuedAt, ...common }
+    }
+    // A hint is only a hint (RFC 7662 §2.1): a JWT-shaped string is no refresh token, but try it as one otherwise.
+    if (!looksLikeJwt && token.split('.').length === 3) return introspect(token, 'access_token')
+    return { active: false }
+  }
+
+  fastify.post('/auth/introspect', {
+    config: { auth: 'public', rateLimit: fastify.credentialRateLimit },
+    errorHandler: oauthErrorHandler,
+    schema: {
+      tags: ['auth'],
+      summary: 'RFC 7662 introspection, for service clients: is this token accepted right now, and for what?',
+      consumes: FORM_OR_JSON,
+      body: IntrospectionRequestSchema,
+      response: { 200: IntrospectionResponseSchema, 400: OAuthErrorSchema, 401: OAuthErrorSchema, 429: ErrorRef, 503: ErrorRef }
+    }
+  }, async (request, reply) => {
+    await authenticateClient(request, request.body)
+    if (!request.body.token) throw new OAuthError('invalid_request', 'token is required')
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+    return introspect(request.body.token, request.body.token_type_hint)
   })
 
   fastify.post('/auth/revoke', {
@@ -148,11 +233,15 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       issuer: config.jwtIssuer,
       token_endpoint: `${issuerBase}/auth/token`,
       revocation_endpoint: `${issuerBase}/auth/revoke`,
+      introspection_endpoint: `${issuerBase}/auth/introspect`,
       jwks_uri: `${issuerBase}/.well-known/jwks.json`,
-      grant_types_supported: ['password', 'refresh_token'],
-      token_endpoint_auth_methods_supported: ['none'],
+      grant_types_supported: ['password', 'refresh_token', 'client_credentials'],
+      // none: people's first-party apps (password, refresh_token); the others: service clients.
+      token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['none'],
-      // No authorization endpoint: only the password and refresh grants exist.
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      scopes_supported: SCOPE_NAMES,
+      // No authorization endpoint: no grant here sends a browser to one.
       response_types_supported: [],
       service_documentation: `${issuerBase}/docs`
     }

@@ -3,15 +3,20 @@ import { errors } from '../../src/errors.js'
 import { ErrorRef, NoContent } from '../../src/schemas.js'
 import { AddItemSchema, CartSchema, ProductIdParams, SetQuantitySchema, toCart } from './schemas.js'
 
+// Every cart route is a person's own: a service client can never hold `cart`.
+const CART = { auth: ['cart'] } as const
+
 const cartRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const carts = fastify.repos.cart
   const cartOf = async (userId: number) => toCart(await carts.lines(userId), fastify.config.currency)
 
   fastify.get('/', {
+    config: CART,
     schema: { tags: ['cart'], summary: 'Your cart', response: { 200: CartSchema } }
   }, async (request) => cartOf(request.user.id))
 
   fastify.post('/items', {
+    config: CART,
     schema: {
       tags: ['cart'],
       summary: 'Add to a line (creating it)',
@@ -24,6 +29,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.put('/items/:product_id', {
+    config: CART,
     schema: {
       tags: ['cart'],
       summary: 'Set a line\'s quantity (creating it)',
@@ -37,6 +43,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/items/:product_id', {
+    config: CART,
     schema: {
       tags: ['cart'],
       summary: 'Remove a line',
@@ -49,6 +56,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/', {
+    config: CART,
     schema: { tags: ['cart'], summary: 'Empty your cart', response: { 204: NoContent } }
   }, async (request, reply) => {
     await carts.clear(request.user.id)

@@ -15,6 +15,8 @@ import {
 const sendSerialised = (reply: FastifyReply, body: Buffer) => reply.type('application/json; charset=utf-8').send(body)
 
 // Routes of docs/API.md's catalogue section. Registered without a prefix: it owns two collections.
+const CATALOGUE_WRITE = { auth: ['catalogue:write'] } as const
+
 const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { catalogue } = fastify.repos
   const productBody = toProduct(fastify.config.currency)
@@ -34,10 +36,10 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/categories', {
-    config: { auth: 'admin' },
+    config: CATALOGUE_WRITE,
     schema: {
       tags: ['catalogue'],
-      summary: 'Create a category (admin)',
+      summary: 'Create a category',
       body: CreateCategorySchema,
       response: { 201: CategorySchema, 400: ErrorRef, 409: ErrorRef }
     }
@@ -48,10 +50,10 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/categories/:id', {
-    config: { auth: 'admin' },
+    config: CATALOGUE_WRITE,
     schema: {
       tags: ['catalogue'],
-      summary: 'Delete a category no product uses (admin)',
+      summary: 'Delete a category no product uses',
       params: IdParams,
       response: { 204: NoContent, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
     }
@@ -106,10 +108,10 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/products', {
-    config: { auth: 'admin' },
+    config: CATALOGUE_WRITE,
     schema: {
       tags: ['catalogue'],
-      summary: 'Create a product (admin)',
+      summary: 'Create a product',
       body: CreateProductSchema,
       response: { 201: ProductSchema, 400: ErrorRef, 404: ErrorRef }
     }
@@ -122,10 +124,10 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.patch('/products/:id', {
-    config: { auth: 'admin' },
+    config: CATALOGUE_WRITE,
     schema: {
       tags: ['catalogue'],
-      summary: 'Change a product (admin)',
+      summary: 'Change a product',
       params: IdParams,
       body: UpdateProductSchema,
       response: { 200: ProductSchema, 400: ErrorRef, 404: ErrorRef }
@@ -141,10 +143,10 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/products/:id', {
-    config: { auth: 'admin' },
+    config: CATALOGUE_WRITE,
     schema: {
       tags: ['catalogue'],
-      summary: 'Delete a product (admin); past orders keep their lines',
+      summary: 'Delete a product; past orders keep their lines',
       params: IdParams,
       response: { 204: NoContent, 400: ErrorRef, 404: ErrorRef }
     }

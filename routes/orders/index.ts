@@ -3,19 +3,24 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../src/errors.js'
 import { decodeCursor, toPage } from '../../src/pagination.js'
 import { ErrorRef, IdParams } from '../../src/schemas.js'
+import { hasScope, type Scope } from '../../src/scopes.js'
 import { CheckoutHeaders, CheckoutSchema, OrderListQuery, OrderPage, OrderSchema, StatusChangeSchema, toOrder } from './schemas.js'
 
 const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { orders } = fastify.repos
 
-  /** The owner's or an admin's; anyone else gets the same 404 as a missing order. */
-  async function visibleOrder (request: FastifyRequest, idParam: string) {
+  /**
+   * With `anyone` (orders:read, orders:write) any order; with only `orders`, your own.
+   * Anyone else's gets the same 404 as a missing order.
+   */
+  async function reachableOrder (request: FastifyRequest, idParam: string, anyone: Scope) {
     const order = await orders.find(Number(idParam))
-    if (!order || (order.userId !== request.user.id && request.user.role !== 'admin')) throw new errors.ORDER_NOT_FOUND()
+    if (!order || (!hasScope(request.scopes, anyone) && order.userId !== request.user?.id)) throw new errors.ORDER_NOT_FOUND()
     return order
   }
 
   fastify.post('/', {
+    config: { auth: ['orders'] },
     schema: {
       tags: ['orders'],
       summary: 'Check out your cart',
@@ -40,48 +45,51 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/', {
+    config: { auth: ['orders', 'orders:read'] },
     schema: {
       tags: ['orders'],
-      summary: 'Your orders, newest first (admins: everyone\'s)',
+      summary: 'Your orders (orders), or everyone\'s (orders:read, ?user_id=), newest first',
       querystring: OrderListQuery,
       response: { 200: OrderPage, 400: ErrorRef }
     }
   }, async (request) => {
     const { limit, cursor, user_id: userIdFilter } = request.query
-    const isAdmin = request.user.role === 'admin'
-    const userId = isAdmin ? (userIdFilter === undefined ? undefined : Number(userIdFilter)) : request.user.id
+    const everyones = hasScope(request.scopes, 'orders:read')
+    const userId = everyones ? (userIdFilter === undefined ? undefined : Number(userIdFilter)) : request.user.id
     const rows = await orders.list({ userId, beforeId: decodeCursor(cursor), limit: limit + 1 })
     return toPage(rows, limit, toOrder)
   })
 
   fastify.get('/:id', {
+    config: { auth: ['orders', 'orders:read'] },
     schema: {
       tags: ['orders'],
-      summary: 'One of your orders (admins: any)',
+      summary: 'One of your orders (orders), or any (orders:read)',
       params: IdParams,
       response: { 200: OrderSchema, 400: ErrorRef, 404: ErrorRef }
     }
-  }, async (request) => toOrder(await visibleOrder(request, request.params.id)))
+  }, async (request) => toOrder(await reachableOrder(request, request.params.id, 'orders:read')))
 
   fastify.post('/:id/cancel', {
+    config: { auth: ['orders', 'orders:write'] },
     schema: {
       tags: ['orders'],
-      summary: 'Cancel a placed order; its stock goes back',
+      summary: 'Cancel a placed order, yours (orders) or any (orders:write); its stock goes back',
       params: IdParams,
       response: { 200: OrderSchema, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }
     }
   }, async (request) => {
-    const order = await orders.cancel((await visibleOrder(request, request.params.id)).id)
+    const order = await orders.cancel((await reachableOrder(request, request.params.id, 'orders:write')).id)
     // The stock came back: product pages kept in memory show the old figures.
     fastify.productPages.invalidate()
     return toOrder(order)
   })
 
   fastify.patch('/:id', {
-    config: { auth: 'admin' },
+    config: { auth: ['orders:write'] },
     schema: {
       tags: ['orders'],
-      summary: 'Move an order along placed → shipped → delivered (admin)',
+      summary: 'Move an order along placed → shipped → delivered',
       params: IdParams,
       body: StatusChangeSchema,
       response: { 200: OrderSchema, 400: ErrorRef, 404: ErrorRef, 409: ErrorRef }

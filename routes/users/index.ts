@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../src/errors.js'
 import { decodeCursor, toPage } from '../../src/pagination.js'
 import { ErrorRef, IdParams, NoContent } from '../../src/schemas.js'
+import { hasScope, type Scope } from '../../src/scopes.js'
 import { isCommonPassword } from '../../src/password-policy.js'
 import {
   UserSchema, UserPage, RegisterSchema, UpdateMeSchema, AdminUpdateSchema, ChangePasswordSchema, UserListQuery, toUser
@@ -11,12 +12,16 @@ import {
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { users } = fastify.repos
 
-  /** Self or admin; anyone else gets the same 404 as a missing user (no existence leak). */
-  function visibleUserId (request: FastifyRequest, idParam: string): number {
+  /**
+   * With `anyone` (users:read, users:write) any user; with only `account`, yourself.
+   * Anyone else gets the same 404 as a missing user (no existence leak).
+   */
+  function reachableUserId (request: FastifyRequest, idParam: string, anyone: Scope): number {
     const id = Number(idParam)
-    if (request.user.id !== id && request.user.role !== 'admin') throw new errors.USER_NOT_FOUND()
+    if (!hasScope(request.scopes, anyone) && request.user?.id !== id) throw new errors.USER_NOT_FOUND()
     return id
   }
+  const ACCOUNT = { auth: ['account'] } as const
 
   fastify.post('/', {
     config: { auth: 'public', rateLimit: fastify.credentialRateLimit },
@@ -36,10 +41,12 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/me', {
+    config: ACCOUNT,
     schema: { tags: ['users'], summary: 'The caller', response: { 200: UserSchema } }
   }, async (request) => toUser(request.user))
 
   fastify.patch('/me', {
+    config: ACCOUNT,
     schema: {
       tags: ['users'],
       summary: 'Change your name',
@@ -53,6 +60,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.put('/me/password', {
+    config: ACCOUNT,
     schema: {
       tags: ['users'],
       summary: 'Change your password; every token issued before stops working',
@@ -70,6 +78,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/me/sessions', {
+    config: ACCOUNT,
     schema: { tags: ['users'], summary: 'Sign out everywhere', response: { 204: NoContent } }
   }, async (request, reply) => {
     await users.endSessions(request.user.id)
@@ -77,6 +86,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/me', {
+    config: ACCOUNT,
     schema: { tags: ['users'], summary: 'Delete your account', response: { 204: NoContent } }
   }, async (request, reply) => {
     await users.delete(request.user.id)
@@ -84,10 +94,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/', {
-    config: { auth: 'admin' },
+    config: { auth: ['users:read'] },
     schema: {
       tags: ['users'],
-      summary: 'List users (admin)',
+      summary: 'List users',
       querystring: UserListQuery,
       response: { 200: UserPage, 400: ErrorRef }
     }
@@ -98,23 +108,24 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/:id', {
+    config: { auth: ['account', 'users:read'] },
     schema: {
       tags: ['users'],
-      summary: 'A user: yourself, or anyone for an admin',
+      summary: 'A user: yourself (account), or anyone (users:read)',
       params: IdParams,
       response: { 200: UserSchema, 400: ErrorRef, 404: ErrorRef }
     }
   }, async (request) => {
-    const user = await users.findById(visibleUserId(request, request.params.id))
+    const user = await users.findById(reachableUserId(request, request.params.id, 'users:read'))
     if (!user) throw new errors.USER_NOT_FOUND()
     return toUser(user)
   })
 
   fastify.patch('/:id', {
-    config: { auth: 'admin' },
+    config: { auth: ['users:write'] },
     schema: {
       tags: ['users'],
-      summary: 'Change a user\'s name, role or disabled flag (admin)',
+      summary: 'Change a user\'s name, role or disabled flag',
       params: IdParams,
       body: AdminUpdateSchema,
       response: { 200: UserSchema, 400: ErrorRef, 404: ErrorRef }
@@ -127,14 +138,15 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/:id', {
+    config: { auth: ['account', 'users:write'] },
     schema: {
       tags: ['users'],
-      summary: 'Delete a user: yourself, or anyone for an admin',
+      summary: 'Delete a user: yourself (account), or anyone (users:write)',
       params: IdParams,
       response: { 204: NoContent, 400: ErrorRef, 404: ErrorRef }
     }
   }, async (request, reply) => {
-    if (!await users.delete(visibleUserId(request, request.params.id))) throw new errors.USER_NOT_FOUND()
+    if (!await users.delete(reachableUserId(request, request.params.id, 'users:write'))) throw new errors.USER_NOT_FOUND()
     return reply.code(204).send(null)
   })
 }

@@ -49,3 +49,6 @@ export interface ClientRepository {
   rotateSecret (clientId: string): Promise<string | undefined>
   delete (clientId: string): Promise<boolean>
 }
+
+/** What newClientId makes: path parameters and token subjects must look like it. */
+export const CLIENT_ID_PATTERN = '^svc_[0-9a-f]{20}$'
