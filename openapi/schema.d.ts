@@ -47,8 +47,25 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** OAuth2 token endpoint: password and refresh_token grants */
+        /** OAuth2 token endpoint: password, refresh_token and client_credentials grants */
         post: operations["postAuthToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/introspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** RFC 7662 introspection, for service clients: is this token accepted right now, and for what? */
+        post: operations["postAuthIntrospect"];
         delete?: never;
         options?: never;
         head?: never;
@@ -147,7 +164,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List users (admin) */
+        /** List users */
         get: operations["getUsers"];
         put?: never;
         /** Register */
@@ -218,15 +235,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A user: yourself, or anyone for an admin */
+        /** A user: yourself (account), or anyone (users:read) */
         get: operations["getUsersById"];
         put?: never;
         post?: never;
-        /** Delete a user: yourself, or anyone for an admin */
+        /** Delete a user: yourself (account), or anyone (users:write) */
         delete: operations["deleteUsersById"];
         options?: never;
         head?: never;
-        /** Change a user's name, role or disabled flag (admin) */
+        /** Change a user's name, role or disabled flag */
         patch: operations["patchUsersById"];
         trace?: never;
     };
@@ -240,7 +257,7 @@ export interface paths {
         /** List categories */
         get: operations["getCategories"];
         put?: never;
-        /** Create a category (admin) */
+        /** Create a category */
         post: operations["postCategories"];
         delete?: never;
         options?: never;
@@ -258,7 +275,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Delete a category no product uses (admin) */
+        /** Delete a category no product uses */
         delete: operations["deleteCategoriesById"];
         options?: never;
         head?: never;
@@ -275,7 +292,7 @@ export interface paths {
         /** List products, optionally of one category or by name */
         get: operations["getProducts"];
         put?: never;
-        /** Create a product (admin) */
+        /** Create a product */
         post: operations["postProducts"];
         delete?: never;
         options?: never;
@@ -294,11 +311,11 @@ export interface paths {
         get: operations["getProductsById"];
         put?: never;
         post?: never;
-        /** Delete a product (admin); past orders keep their lines */
+        /** Delete a product; past orders keep their lines */
         delete: operations["deleteProductsById"];
         options?: never;
         head?: never;
-        /** Change a product (admin) */
+        /** Change a product */
         patch: operations["patchProductsById"];
         trace?: never;
     };
@@ -362,7 +379,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your orders, newest first (admins: everyone's) */
+        /** Your orders (orders), or everyone's (orders:read, ?user_id=), newest first */
         get: operations["getOrders"];
         put?: never;
         /** Check out your cart */
@@ -380,14 +397,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One of your orders (admins: any) */
+        /** One of your orders (orders), or any (orders:read) */
         get: operations["getOrdersById"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Move an order along placed → shipped → delivered (admin) */
+        /** Move an order along placed → shipped → delivered */
         patch: operations["patchOrdersById"];
         trace?: never;
     };
@@ -400,8 +417,62 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel a placed order; its stock goes back */
+        /** Cancel a placed order, yours (orders) or any (orders:write); its stock goes back */
         post: operations["postOrdersByIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List service clients */
+        get: operations["getClients"];
+        put?: never;
+        /** Register a service client; its secret is in this answer only */
+        post: operations["postClients"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clients/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One service client */
+        get: operations["getClientsByClientId"];
+        put?: never;
+        post?: never;
+        /** Delete a service client; its tokens stop working */
+        delete: operations["deleteClientsByClientId"];
+        options?: never;
+        head?: never;
+        /** Rename, re-scope, disable or enable a service client */
+        patch: operations["patchClientsByClientId"];
+        trace?: never;
+    };
+    "/clients/{client_id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new secret: the old one and every token issued before stop working */
+        post: operations["postClientsByClientIdSecret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -502,33 +573,33 @@ export interface operations {
         requestBody: {
             content: {
                 "application/x-www-form-urlencoded": {
-                    /** @description `password` (default) or `refresh_token` */
+                    /** @description `password` (default), `refresh_token` or `client_credentials` */
                     grant_type?: string;
                     /** @description Your e-mail */
                     username?: string;
                     password?: string;
                     refresh_token?: string;
-                    /** @description Becomes the token's client_id claim */
+                    /** @description password and refresh_token: becomes the token's client_id claim; client_credentials: the service client (client_secret_post) */
                     client_id?: string;
-                    /** @description Ignored: clients are public */
+                    /** @description client_credentials with client_secret_post; ignored by the other grants (their clients are public) */
                     client_secret?: string;
-                    /** @description Ignored */
+                    /** @description Space-separated scopes wanted; absent or empty: every scope the caller may hold */
                     scope?: string;
                 } & {
                     [key: string]: unknown;
                 };
                 "application/json": {
-                    /** @description `password` (default) or `refresh_token` */
+                    /** @description `password` (default), `refresh_token` or `client_credentials` */
                     grant_type?: string;
                     /** @description Your e-mail */
                     username?: string;
                     password?: string;
                     refresh_token?: string;
-                    /** @description Becomes the token's client_id claim */
+                    /** @description password and refresh_token: becomes the token's client_id claim; client_credentials: the service client (client_secret_post) */
                     client_id?: string;
-                    /** @description Ignored: clients are public */
+                    /** @description client_credentials with client_secret_post; ignored by the other grants (their clients are public) */
                     client_secret?: string;
-                    /** @description Ignored */
+                    /** @description Space-separated scopes wanted; absent or empty: every scope the caller may hold */
                     scope?: string;
                 } & {
                     [key: string]: unknown;
@@ -547,7 +618,10 @@ export interface operations {
                         /** @enum {string} */
                         token_type: "Bearer";
                         expires_in: number;
-                        refresh_token: string;
+                        /** @description Not for client_credentials */
+                        refresh_token?: string;
+                        /** @description The granted scopes, space-separated */
+                        scope: string;
                     };
                 };
             };
@@ -558,7 +632,115 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_client";
+                        error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_client" | "invalid_scope";
+                        error_description: string;
+                    };
+                };
+            };
+            /** @description RFC 6749 §5.2 error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_client" | "invalid_scope";
+                        error_description: string;
+                    };
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postAuthIntrospect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    token?: string;
+                    token_type_hint?: string;
+                    /** @description client_secret_post */
+                    client_id?: string;
+                    /** @description client_secret_post */
+                    client_secret?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+                "application/json": {
+                    token?: string;
+                    token_type_hint?: string;
+                    /** @description client_secret_post */
+                    client_id?: string;
+                    /** @description client_secret_post */
+                    client_secret?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description RFC 7662: only `active: false` for a token that would be refused now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        active: boolean;
+                        /** @description What the token may do now: its scopes, as far as its holder may hold them today */
+                        scope?: string;
+                        client_id?: string;
+                        sub?: string;
+                        token_type?: "Bearer" | "refresh_token";
+                        exp?: number;
+                        iat?: number;
+                        iss?: string;
+                        aud?: string;
+                    };
+                };
+            };
+            /** @description RFC 6749 §5.2 error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_client" | "invalid_scope";
+                        error_description: string;
+                    };
+                };
+            };
+            /** @description RFC 6749 §5.2 error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_client" | "invalid_scope";
                         error_description: string;
                     };
                 };
@@ -621,7 +803,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_client";
+                        error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_client" | "invalid_scope";
                         error_description: string;
                     };
                 };
@@ -680,10 +862,13 @@ export interface operations {
                         issuer: string;
                         token_endpoint: string;
                         revocation_endpoint: string;
+                        introspection_endpoint: string;
                         jwks_uri: string;
                         grant_types_supported: string[];
                         token_endpoint_auth_methods_supported: string[];
                         revocation_endpoint_auth_methods_supported: string[];
+                        introspection_endpoint_auth_methods_supported: string[];
+                        scopes_supported: string[];
                         response_types_supported: string[];
                         service_documentation: string;
                     };
@@ -953,6 +1138,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteUsersMe: {
@@ -973,6 +1167,15 @@ export interface operations {
             };
             /** @description Every error but the token endpoint's */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1032,6 +1235,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     putUsersMePassword: {
@@ -1075,6 +1287,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteUsersMeSessions: {
@@ -1095,6 +1316,15 @@ export interface operations {
             };
             /** @description Every error but the token endpoint's */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1152,6 +1382,15 @@ export interface operations {
                 };
             };
             /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1192,6 +1431,15 @@ export interface operations {
             };
             /** @description Every error but the token endpoint's */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1819,6 +2067,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteCart: {
@@ -1839,6 +2096,15 @@ export interface operations {
             };
             /** @description Every error but the token endpoint's */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1895,6 +2161,15 @@ export interface operations {
             };
             /** @description Every error but the token endpoint's */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1978,6 +2253,15 @@ export interface operations {
                 };
             };
             /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2039,6 +2323,15 @@ export interface operations {
             };
             /** @description Every error but the token endpoint's */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2113,6 +2406,15 @@ export interface operations {
             };
             /** @description Every error but the token endpoint's */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2213,6 +2515,15 @@ export interface operations {
                 };
             };
             /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2273,6 +2584,15 @@ export interface operations {
             };
             /** @description Every error but the token endpoint's */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2445,6 +2765,15 @@ export interface operations {
                 };
             };
             /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2455,6 +2784,392 @@ export interface operations {
             };
             /** @description Every error but the token endpoint's */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getClients: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            client_id: string;
+                            name: string;
+                            scopes: string[];
+                            disabled: boolean;
+                            /** Format: date-time */
+                            created_at: string;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postClients: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /** @description Scopes its tokens may carry */
+                    scopes: ("account" | "cart" | "orders" | "catalogue:write" | "orders:read" | "orders:write" | "users:read" | "users:write" | "clients:admin")[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        name: string;
+                        scopes: string[];
+                        disabled: boolean;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** @description Shown only here: store it now */
+                        client_secret: string;
+                    };
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getClientsByClientId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description As POST /clients made it */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A service client; its secret is never shown again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        name: string;
+                        scopes: string[];
+                        disabled: boolean;
+                        /** Format: date-time */
+                        created_at: string;
+                    };
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteClientsByClientId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description As POST /clients made it */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Every error but the token endpoint's */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patchClientsByClientId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description As POST /clients made it */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Narrowing the scopes or disabling applies to tokens already issued, at once */
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    /** @description Scopes its tokens may carry */
+                    scopes?: ("account" | "cart" | "orders" | "catalogue:write" | "orders:read" | "orders:write" | "users:read" | "users:write" | "clients:admin")[];
+                    disabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description A service client; its secret is never shown again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        name: string;
+                        scopes: string[];
+                        disabled: boolean;
+                        /** Format: date-time */
+                        created_at: string;
+                    };
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postClientsByClientIdSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description As POST /clients made it */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        client_secret: string;
+                    };
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error but the token endpoint's */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -78,11 +78,12 @@ let counter = 0
 /** A unique e-mail per call, so tests in one file never collide. */
 export const uniqueEmail = (name = 'user') => `${name}-${process.pid}-${++counter}@example.test`
 
-export async function login (app: App, email: string, password = DEFAULT_PASSWORD) {
+/** The password grant; `scope` narrows the login (absent: everything the role may hold). */
+export async function login (app: App, email: string, password = DEFAULT_PASSWORD, scope?: string) {
   const res = await app.inject({
     method: 'POST',
     url: '/auth/token',
-    payload: { grant_type: 'password', username: email, password }
+    payload: { grant_type: 'password', username: email, password, ...(scope === undefined ? {} : { scope }) }
   })
   if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`)
   return res.json<{ access_token: string, refresh_token: string }>()

@@ -160,7 +160,8 @@ t.test('an independent verifier (jose + the published JWKS) accepts our access t
     issuer: 'http://localhost:3000', audience: 'ecommerce-api', typ: 'at+jwt', algorithms: ['EdDSA']
   })
   t.strictSame(protectedHeader, { alg: 'EdDSA', typ: 'at+jwt', kid: (await jwksOf(app)).keys[0]?.kid })
-  t.strictSame(Object.keys(payload).sort(), ['aud', 'client_id', 'exp', 'gen', 'iat', 'iss', 'jti', 'role', 'sub'])
+  t.strictSame(Object.keys(payload).sort(), ['aud', 'client_id', 'exp', 'gen', 'iat', 'iss', 'jti', 'role', 'scope', 'sub'])
+  t.equal(payload.scope, 'account cart orders', 'scope: everything a customer may hold (RFC 9068)')
   t.equal(payload.sub, String(user.id), 'sub is the user id as a string')
   t.equal(payload.client_id, 'public')
   t.equal(payload.role, 'customer')

@@ -24,12 +24,13 @@ const rowOf = (app: App, token: string) =>
 const liveRows = (app: App) =>
   (sqliteOf(app).prepare('SELECT count(*) AS n FROM refresh_tokens WHERE revoked_at IS NULL').get() as { n: number }).n
 
-/** A 200 of the token endpoint: exactly the four RFC 6749 fields, never cached. */
+/** A 200 of the token endpoint: exactly the RFC 6749 fields, never cached. */
 function pairOf (t: Test, res: LightMyRequestResponse, name: string) {
   t.equal(res.statusCode, 200, `${name}: 200`)
   t.equal(res.headers['cache-control'], 'no-store', `${name}: no-store`)
   const body = res.json()
-  t.strictSame(body, { access_token: body.access_token, token_type: 'Bearer', expires_in: 900, refresh_token: body.refresh_token }, `${name}: exact body`)
+  t.strictSame(body, { access_token: body.access_token, token_type: 'Bearer', expires_in: 900, refresh_token: body.refresh_token, scope: body.scope }, `${name}: exact body`)
+  t.equal(body.scope, decodeJwt(body.access_token).scope, `${name}: the answer's scope is the token's`)
   return body as { access_token: string, refresh_token: string }
 }
 

@@ -10,8 +10,8 @@ const MISSING_CREDENTIALS = { error: 'invalid_request', error_description: 'user
 const formBody = (fields: Record<string, string>) => new URLSearchParams(fields).toString()
 const refreshTokenRows = (app: App) => (sqliteOf(app).prepare('SELECT count(*) AS n FROM refresh_tokens').get() as { n: number }).n
 
-/** A 200 of the token endpoint: exactly the four RFC 6749 fields, never cached. */
-function assertTokenAnswer (t: Test, res: LightMyRequestResponse, name: string) {
+/** A 200 of the token endpoint: exactly the RFC 6749 fields, never cached; a customer's login gets every scope a customer may hold. */
+function assertTokenAnswer (t: Test, res: LightMyRequestResponse, name: string, scope = 'account cart orders') {
   t.equal(res.statusCode, 200, `${name}: 200`)
   t.equal(res.headers['cache-control'], 'no-store', `${name}: Cache-Control: no-store`)
   t.match(res.headers['content-type'], /^application\/json/, `${name}: JSON`)
@@ -20,8 +20,10 @@ function assertTokenAnswer (t: Test, res: LightMyRequestResponse, name: string) 
     access_token: body.access_token,
     token_type: 'Bearer',
     expires_in: 900,
-    refresh_token: body.refresh_token
-  }, `${name}: exactly access_token, token_type, expires_in, refresh_token`)
+    refresh_token: body.refresh_token,
+    scope
+  }, `${name}: exactly access_token, token_type, expires_in, refresh_token, scope`)
+  t.equal(decodeJwt(body.access_token).scope, scope, `${name}: the token's scope claim is the granted set`)
   t.match(body.access_token, /^[\w-]+\.[\w-]+\.[\w-]+$/, `${name}: a compact JWT`)
   t.match(body.refresh_token, /^[\w-]{43}$/, `${name}: an opaque 256-bit refresh token`)
   return body as { access_token: string, refresh_token: string }
@@ -73,18 +75,18 @@ t.test('password grant, JSON: same answer; grant_type defaults to password; clie
   t.equal(decodeJwt(assertTokenAnswer(t, formNoGrant, 'form without grant_type').access_token).client_id, 'cli')
 })
 
-t.test('a Basic Authorization header, client_secret and scope are accepted and ignored', async (t) => {
+t.test('a Basic Authorization header and client_secret are accepted and ignored by the password grant', async (t) => {
   const app = await build(t)
   const user = await createUser(app)
   const basic = (credentials: string) => `Basic ${Buffer.from(credentials).toString('base64')}`
   const variants: Array<[string, InjectOptions]> = [
     ['Swagger UI\'s empty Basic header, form', {
       headers: { ...FORM, authorization: basic(':') },
-      payload: formBody({ grant_type: 'password', username: user.email, password: user.password, scope: 'read write', client_secret: '' })
+      payload: formBody({ grant_type: 'password', username: user.email, password: user.password, scope: '', client_secret: '' })
     }],
     ['a client id and secret in Basic, JSON', {
       headers: { authorization: basic('some-client:some-secret') },
-      payload: { username: user.email, password: user.password, client_secret: 'whatever', scope: 'anything' }
+      payload: { username: user.email, password: user.password, client_secret: 'whatever', scope: 'anything account cart orders' }
     }],
     ['an unparseable Basic header', {
       headers: { authorization: 'Basic !!!not-base64' },
@@ -153,10 +155,10 @@ t.test('malformed requests: exact RFC 6749 bodies, 400, no-store, nothing issued
     ['empty username', { payload: { username: '', password: user.password } }, MISSING_CREDENTIALS],
     ['missing both, form', { headers: FORM, payload: formBody({ grant_type: 'password' }) }, MISSING_CREDENTIALS],
     ['empty form body', { headers: FORM, payload: '' }, MISSING_CREDENTIALS],
-    ['unknown grant_type', { payload: { grant_type: 'client_credentials', username: user.email, password: user.password } },
-      { error: 'unsupported_grant_type', error_description: 'grant_type must be password or refresh_token' }],
+    ['unknown grant_type', { payload: { grant_type: 'implicit', username: user.email, password: user.password } },
+      { error: 'unsupported_grant_type', error_description: 'grant_type must be password, refresh_token or client_credentials' }],
     ['authorization_code, form', { headers: FORM, payload: formBody({ grant_type: 'authorization_code', code: 'x' }) },
-      { error: 'unsupported_grant_type', error_description: 'grant_type must be password or refresh_token' }],
+      { error: 'unsupported_grant_type', error_description: 'grant_type must be password, refresh_token or client_credentials' }],
     ['refresh_token grant without the token', { payload: { grant_type: 'refresh_token' } },
       invalid('refresh_token is required for grant_type=refresh_token')],
     ['malformed JSON', { headers: { 'content-type': 'application/json' }, payload: '{"username":' }, invalid('Malformed request body')],
@@ -200,10 +202,13 @@ t.test('/.well-known/oauth-authorization-server: RFC 8414 metadata from JWT_ISSU
       issuer,
       token_endpoint: `${base}/auth/token`,
       revocation_endpoint: `${base}/auth/revoke`,
+      introspection_endpoint: `${base}/auth/introspect`,
       jwks_uri: `${base}/.well-known/jwks.json`,
-      grant_types_supported: ['password', 'refresh_token'],
-      token_endpoint_auth_methods_supported: ['none'],
+      grant_types_supported: ['password', 'refresh_token', 'client_credentials'],
+      token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['none'],
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      scopes_supported: ['account', 'cart', 'orders', 'catalogue:write', 'orders:read', 'orders:write', 'users:read', 'users:write', 'clients:admin'],
       response_types_supported: [],
       service_documentation: `${base}/docs`
     }, `issuer ${issuer}`)

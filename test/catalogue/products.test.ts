@@ -289,7 +289,8 @@ t.test('admin-only product routes: 401 without a token, 403 for a customer, noth
 
     const forbidden = await customer.inject(request)
     t.equal(forbidden.statusCode, 403, `${request.method} customer`)
-    t.same(forbidden.json(), error(403, 'FORBIDDEN', 'Forbidden', 'Your role may not do this'))
+    t.same(forbidden.json(), error(403, 'INSUFFICIENT_SCOPE', 'Forbidden', 'This token does not carry the scope this needs: catalogue:write'))
+    t.equal(forbidden.headers['www-authenticate'], 'Bearer error="insufficient_scope", scope="catalogue:write"')
   }
   t.same(productRows(app), before, 'nothing changed')
 

@@ -438,7 +438,8 @@ t.test('admins move orders placed → shipped → delivered only; every other mo
   let before = (await snapshot(app))
   const forbidden = await patch(order.id, 'shipped', user)
   t.equal(forbidden.statusCode, 403, 'customers cannot move orders, not even their own')
-  t.same(forbidden.json(), errorBody(403, 'FORBIDDEN', 'Your role may not do this'))
+  t.same(forbidden.json(), errorBody(403, 'INSUFFICIENT_SCOPE', 'This token does not carry the scope this needs: orders:write'))
+  t.equal(forbidden.headers['www-authenticate'], 'Bearer error="insufficient_scope", scope="orders:write"')
   for (const to of ['placed', 'delivered', 'cancelled']) {
     const res = await patch(order.id, to)
     t.equal(res.statusCode, 409, `placed → ${to}`)

@@ -3,7 +3,7 @@ import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { HTTPMethods, InjectOptions, LightMyRequestResponse } from 'fastify'
 import * as schema from '../../src/db/schema.js'
-import { build, createUser, login, type App, type TestUser, sqliteOf, dbOf } from '../helper.js'
+import { build, createUser, createClient, login, type App, type TestUser, sqliteOf, dbOf } from '../helper.js'
 
 // The access-control matrix, derived from the live OpenAPI document: which
 // operations are admin-only is found by probing with a customer's token, and
@@ -13,7 +13,8 @@ import { build, createUser, login, type App, type TestUser, sqliteOf, dbOf } fro
 
 const CONTRACT_ADMIN = [
   'GET /users', 'PATCH /users/{id}', 'POST /categories', 'DELETE /categories/{id}',
-  'POST /products', 'PATCH /products/{id}', 'DELETE /products/{id}', 'PATCH /orders/{id}'
+  'POST /products', 'PATCH /products/{id}', 'DELETE /products/{id}', 'PATCH /orders/{id}',
+  'POST /clients', 'GET /clients', 'GET /clients/{client_id}', 'PATCH /clients/{client_id}', 'POST /clients/{client_id}/secret', 'DELETE /clients/{client_id}'
 ].sort()
 const CONTRACT_OWNED = [
   'GET /users/{id}', 'DELETE /users/{id}', 'GET /orders/{id}', 'POST /orders/{id}/cancel',
@@ -21,7 +22,8 @@ const CONTRACT_OWNED = [
 ].sort()
 
 const UNAUTHORIZED = { statusCode: 401, code: 'UNAUTHORIZED', error: 'Unauthorized', message: 'A valid access token is required' }
-const FORBIDDEN = { statusCode: 403, code: 'FORBIDDEN', error: 'Forbidden', message: 'Your role may not do this' }
+// A customer's token lacks the scope of an admin operation (test/security/scopes.test.ts checks which scope each names).
+const INSUFFICIENT_SCOPE = { statusCode: 403, code: 'INSUFFICIENT_SCOPE', error: 'Forbidden', message: /^This token does not carry the scope this needs: / }
 // The largest id IdParams accepts: a well-formed id that no fixture here ever reaches.
 const MISSING_ID = 999_999_999_999_999
 
@@ -104,7 +106,9 @@ function validBody (t: Test, operation: Operation, document: Document, minimal =
 /** The collection an id belongs to: the path segment before the parameter ("orders" in /orders/{id}, "items" in /cart/items/{product_id}). */
 const collectionOf = (path: string, param: string) => path.split('/')[path.split('/').indexOf(`{${param}}`) - 1] ?? ''
 
-function request (operation: Operation, idFor: (collection: string) => number, payload: unknown): InjectOptions {
+type IdFor = (collection: string) => number | string
+
+function request (operation: Operation, idFor: IdFor, payload: unknown): InjectOptions {
   return {
     method: operation.method,
     url: operation.path.replace(/\{([^}]+)\}/g, (_, param: string) => String(idFor(collectionOf(operation.path, param)))),
@@ -125,7 +129,7 @@ function everyRow (app: App) {
 }
 
 /** A customer's token on every secured operation: the 403s are the admin operations. */
-async function probeAdminOperations (t: Test, app: App, operations: Operation[], document: Document, idFor: (collection: string) => number) {
+async function probeAdminOperations (t: Test, app: App, operations: Operation[], document: Document, idFor: IdFor) {
   const admin = new Set<string>()
   for (const operation of operations.filter((op) => op.secured)) {
     // A fresh customer per probe: DELETE /users/me or sign-out everywhere must not spoil the next one.
@@ -145,7 +149,10 @@ async function fixtures (app: App) {
   await owner.inject({ method: 'POST', url: '/cart/items', payload: { product_id: product.id, quantity: 1 } })
   const orderRes = await owner.inject({ method: 'POST', url: '/orders', payload: { shipping_address: '1 Owner Road' } })
   if (orderRes.statusCode !== 201) throw new Error(`fixture order: ${orderRes.statusCode} ${orderRes.body}`)
-  const ids: Record<string, number> = { users: owner.id, orders: orderRes.json<{ id: number }>().id, categories: category.id, products: product.id, items: product.id }
+  const { clientId } = await createClient(app, ['orders:read'])
+  const ids: Record<string, number | string> = {
+    users: owner.id, orders: orderRes.json<{ id: number }>().id, categories: category.id, products: product.id, items: product.id, clients: clientId
+  }
   return (collection: string) => {
     const id = ids[collection]
     // A new kind of id in a path needs a fixture here: failing says so instead of skipping the route.
@@ -170,7 +177,8 @@ t.test('admin operations: found by probing, 403 for a customer, 401 without a to
     const before = everyRow(app)
     const refused = await customer.inject(options)
     t.equal(refused.statusCode, 403, `${operation.name}: a customer gets 403`)
-    t.same(refused.json(), FORBIDDEN, `${operation.name}: the 403 body`)
+    t.match(refused.json(), INSUFFICIENT_SCOPE, `${operation.name}: the 403 body`)
+    t.match(refused.headers['www-authenticate'], /^Bearer error="insufficient_scope", scope="[^"]+"$/, `${operation.name}: the 403 challenge`)
     const anonymous = await app.inject(options)
     t.equal(anonymous.statusCode, 401, `${operation.name}: no token gets 401`)
     t.same(anonymous.json(), UNAUTHORIZED, `${operation.name}: the 401 body`)

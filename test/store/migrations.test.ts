@@ -30,7 +30,7 @@ t.test('PostgreSQL: instances starting together on an empty database migrate it 
   const journal = JSON.parse(fs.readFileSync(path.join(root, 'src/db/migrations-pg/meta/_journal.json'), 'utf8')) as { entries: unknown[] }
   t.equal(applied.length, journal.entries.length, 'each migration recorded once')
   const tables = await query<{ table_name: string }>(url, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name")
-  t.same(tables.map((row) => row.table_name), ['cart_items', 'categories', 'login_throttle', 'mail_outbox', 'order_items', 'orders', 'password_resets', 'products', 'refresh_tokens', 'users'])
+  t.same(tables.map((row) => row.table_name), ['cart_items', 'categories', 'clients', 'login_throttle', 'mail_outbox', 'order_items', 'orders', 'password_resets', 'products', 'refresh_tokens', 'users'])
 })
 
 t.test('npm run db:migrate migrates DATABASE_URL and exits; a bad URL is named, not echoed', async (t) => {

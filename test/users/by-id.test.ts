@@ -1,13 +1,14 @@
 import t from 'tap'
 import type { HTTPMethods } from 'fastify'
-import { build, createUser, login, type App, type TestUser, sqliteOf } from '../helper.js'
+import { build, createUser, login, asUser, type App, type TestUser, sqliteOf } from '../helper.js'
 
 // /users/{id}: GET and DELETE for self or admin (anyone else: the 404 of a missing
 // user), PATCH for admins only.
 
 const errorBody = (statusCode: number, code: string, error: string, message: string) => ({ statusCode, code, error, message })
 const USER_NOT_FOUND = errorBody(404, 'USER_NOT_FOUND', 'Not Found', 'User not found')
-const FORBIDDEN = errorBody(403, 'FORBIDDEN', 'Forbidden', 'Your role may not do this')
+const needs = (scope: string) => errorBody(403, 'INSUFFICIENT_SCOPE', 'Forbidden', `This token does not carry the scope this needs: ${scope}`)
+const FORBIDDEN = needs('users:write')
 const INVALID_TOKEN = errorBody(401, 'INVALID_TOKEN', 'Unauthorized', 'The access token is invalid or expired')
 const MISSING_ID = 999_999
 
@@ -79,11 +80,14 @@ t.test('PATCH /users/{id} (admin): name, role and disabled flag', async (t) => {
   const promoted = await admin.inject({ method: 'PATCH', url: `/users/${ann.id}`, payload: { role: 'admin' } })
   t.equal(promoted.statusCode, 200)
   t.same(promoted.json(), { ...original, full_name: null, role: 'admin' }, 'only the role changed')
-  t.equal((await ann.inject({ method: 'GET', url: '/users' })).statusCode, 200, 'the new role applies to the token she holds, at once')
+  // A token carries the scopes of its login: promotion needs a new login, demotion applies at once.
+  t.same((await ann.inject({ method: 'GET', url: '/users' })).json(), needs('users:read'), 'the token she holds keeps a customer\'s scopes')
+  const promotedLogin = asUser(app, (await login(app, ann.email, ann.password)).access_token)
+  t.equal((await promotedLogin({ method: 'GET', url: '/users' })).statusCode, 200, 'a new login gets an admin\'s scopes')
 
   const demoted = await admin.inject({ method: 'PATCH', url: `/users/${ann.id}`, payload: { role: 'customer' } })
   t.same(demoted.json(), { ...original, full_name: null })
-  t.same((await ann.inject({ method: 'GET', url: '/users' })).json(), FORBIDDEN, 'and its loss too')
+  t.same((await promotedLogin({ method: 'GET', url: '/users' })).json(), needs('users:read'), 'the demotion applies to the admin token at once')
 
   const all = await admin.inject({ method: 'PATCH', url: `/users/${bob.id}`, payload: { full_name: 'Robert', role: 'admin', disabled: false } })
   t.same(all.json(), { ...(await viewOf(admin, bob.id)), full_name: 'Robert', role: 'admin', disabled: false })

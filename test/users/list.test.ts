@@ -142,7 +142,8 @@ t.test('customers get 403, the anonymous 401', async (t) => {
   const { others: [customer] } = await seed(app, 1)
   const forbidden = await customer!.inject({ method: 'GET', url: '/users' })
   t.equal(forbidden.statusCode, 403)
-  t.same(forbidden.json(), errorBody(403, 'FORBIDDEN', 'Forbidden', 'Your role may not do this'))
+  t.same(forbidden.json(), errorBody(403, 'INSUFFICIENT_SCOPE', 'Forbidden', 'This token does not carry the scope this needs: users:read'))
+  t.equal(forbidden.headers['www-authenticate'], 'Bearer error="insufficient_scope", scope="users:read"')
   t.equal((await customer!.inject({ method: 'GET', url: `/users?email=${encodeURIComponent(customer!.email)}` })).statusCode, 403, 'not even for oneself')
 
   const anonymous = await app.inject({ method: 'GET', url: '/users' })
