@@ -231,13 +231,15 @@ export default fp(async function auth (fastify) {
     const guards = scopes.length > 0 ? [authenticate, requireScope(scopes)] : [authenticate]
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
     route.onRequest = [...guards, ...existing]
-    if (route.schema) {
-      // Alternatives are separate requirement objects: any one of them allows the route.
-      route.schema.security = scopes.length > 0 ? scopes.map((scope) => ({ [OAUTH_SCHEME]: [scope] })) : [{ [OAUTH_SCHEME]: [] }]
-      const response = (route.schema.response ?? {}) as Record<string, unknown>
-      response['401'] ??= ErrorRef
-      if (scopes.length > 0) response['403'] ??= ErrorRef
-      route.schema.response = response
-    }
+    // A guarded route is documented as such even when it declares no schema of its own.
+    const schema = route.schema ?? {}
+    // Alternatives are separate requirement objects: any one of them allows the route.
+    schema.security = scopes.length > 0 ? scopes.map((scope) => ({ [OAUTH_SCHEME]: [scope] })) : [{ [OAUTH_SCHEME]: [] }]
+    const response = (schema.response ?? {}) as Record<string, unknown>
+    response['401'] ??= ErrorRef
+    if (scopes.length > 0) response['403'] ??= ErrorRef
+    schema.response = response
+    // A guarded route is documented as such even when it declares no schema of its own.
+    route.schema = schema
   })
 }, { name: 'auth', dependencies: ['db'] })
