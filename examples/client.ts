@@ -22,7 +22,8 @@ export async function runClient (options: ClientOptions) {
       bodySerializer: (fields) => new URLSearchParams(fields as Record<string, string>).toString(),
       headers: { 'content-type': 'application/x-www-form-urlencoded' }
     })
-    if (!data) throw new Error(`token request failed: ${JSON.stringify(error)}`)
+    // The password and refresh grants always answer with a refresh token (client_credentials does not).
+    if (!data?.refresh_token) throw new Error(`token request failed: ${JSON.stringify(error)}`)
     session.accessToken = data.access_token
     session.refreshToken = data.refresh_token
   }

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto'
-import type { Scope } from '../scopes.js'
+import { maskOf, parseScope, scopesOf, scopeString, type Scope } from '../scopes.js'
 import { hashToken } from './auth.js'
 
 /**
@@ -20,6 +20,11 @@ export interface ServiceClient {
 
 /** The columns of ServiceClient, in both dialects' clients tables (scopes are stored space-separated). */
 export const CLIENT_COLUMNS = ['id', 'clientId', 'name', 'scopes', 'disabled', 'tokenGeneration', 'createdAt'] as const
+
+// Through the mask both ways: stored in SCOPE_NAMES order whatever order the caller gave,
+// and a name no longer in the table reads as nothing rather than as a scope.
+export const storedScopes = (scopes: Scope[]) => scopeString(maskOf(scopes))
+export const clientOf = <Row extends { scopes: string }>(row: Row) => ({ ...row, scopes: scopesOf(parseScope(row.scopes)) })
 
 export interface ClientChanges { name?: string, scopes?: Scope[], disabled?: boolean }
 

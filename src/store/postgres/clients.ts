@@ -3,17 +3,14 @@ import { type PgDb } from '../../db/index.js'
 import { clients } from '../../db/schema.pg.js'
 import { columnsOf } from '../columns.js'
 import { definedOnly } from '../users.js'
-import { CLIENT_COLUMNS, hashClientSecret, newClientId, newClientSecret, type ClientRepository, type ServiceClient } from '../clients.js'
-import { maskOf, parseScope, scopesOf, scopeString, type Scope } from '../../scopes.js'
+import {
+  CLIENT_COLUMNS, clientOf, hashClientSecret, newClientId, newClientSecret, storedScopes, type ClientRepository, type ServiceClient
+} from '../clients.js'
+import { parseScope, scopesOf } from '../../scopes.js'
 
 const CLIENT_ROW_BY_ID = 'SELECT id, client_id, name, scopes, disabled, token_generation, created_at FROM clients WHERE client_id = $1'
 
 const publicColumns = columnsOf(clients, CLIENT_COLUMNS)
-
-// Through the mask both ways: stored in SCOPE_NAMES order whatever order the caller gave,
-// and a name no longer in the table reads as nothing rather than as a scope.
-const storedScopes = (scopes: Scope[]) => scopeString(maskOf(scopes))
-const clientOf = <Row extends { scopes: string }>(row: Row) => ({ ...row, scopes: scopesOf(parseScope(row.scopes)) })
 
 // pg leaves bigint as text in a raw query (drizzle's mapping is skipped for speed).
 type ClientRow = [id: string, clientId: string, name: string, scopes: string, disabled: boolean, tokenGeneration: number, createdAt: string]

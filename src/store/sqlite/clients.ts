@@ -2,17 +2,14 @@ import { asc, eq, gt, ne, sql } from 'drizzle-orm'
 import { schema, type SqliteDb } from '../../db/index.js'
 import { columnsOf } from '../columns.js'
 import { definedOnly } from '../users.js'
-import { CLIENT_COLUMNS, hashClientSecret, newClientId, newClientSecret, type ClientRepository, type ServiceClient } from '../clients.js'
-import { maskOf, parseScope, scopesOf, scopeString, type Scope } from '../../scopes.js'
+import {
+  CLIENT_COLUMNS, clientOf, hashClientSecret, newClientId, newClientSecret, storedScopes, type ClientRepository, type ServiceClient
+} from '../clients.js'
+import { parseScope, scopesOf } from '../../scopes.js'
 
 const { clients } = schema
 
 const publicColumns = columnsOf(clients, CLIENT_COLUMNS)
-
-// Through the mask both ways: stored in SCOPE_NAMES order whatever order the caller gave,
-// and a name no longer in the table reads as nothing rather than as a scope.
-const storedScopes = (scopes: Scope[]) => scopeString(maskOf(scopes))
-const clientOf = <Row extends { scopes: string }>(row: Row) => ({ ...row, scopes: scopesOf(parseScope(row.scopes)) })
 
 export function createSqliteClientRepository (db: SqliteDb): ClientRepository {
   // authenticate runs this on every request carrying a client's token: a raw prepared
