@@ -1,0 +1,4 @@
+// auth/client-credentials.test.ts, run against PostgreSQL: the same routes, the same expectations.
+import { runSuiteOnPostgres } from '../postgres.js'
+
+await runSuiteOnPostgres(new URL('../auth/client-credentials.test.ts', import.meta.url))
