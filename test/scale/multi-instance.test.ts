@@ -96,6 +96,81 @@ t.test('two instances on one PostgreSQL and one Redis act as one service', { tim
     t.equal((await call(a, 'GET', '/users/me', { token: carol.accessToken })).status, 401, 'deleted on B, refused on A')
   })
 
+  const INVALID_TOKEN = { statusCode: 401, code: 'INVALID_TOKEN', error: 'Unauthorized', message: 'The access token is invalid or expired' }
+  const INVALID_CLIENT = { error: 'invalid_client', error_description: 'Client authentication failed' }
+  const insufficientScope = (scope: string) => ({ statusCode: 403, code: 'INSUFFICIENT_SCOPE', error: 'Forbidden', message: `This token does not carry the scope this needs: ${scope}` })
+  /** client_credentials, with HTTP Basic (client_secret_basic). */
+  const clientToken = (base: string, clientId: string, secret: string) => call(base, 'POST', '/auth/token', {
+    form: { grant_type: 'client_credentials' },
+    headers: { authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}` }
+  })
+
+  t.test('a service client made on A: B accepts its token; narrowing, rotating and deleting on one apply on the other at once', async (t) => {
+    const admin = (await login(a, ADMIN.email, ADMIN.password)).body.access_token as string
+    const created = await call(a, 'POST', '/clients', { token: admin, body: { name: 'warehouse', scopes: ['orders:read', 'orders:write', 'users:read'] } })
+    t.equal(created.status, 201)
+    const clientId = created.body.client_id as string
+    const issued = await clientToken(a, clientId, created.body.client_secret)
+    t.equal(issued.status, 200)
+    t.equal(issued.body.scope, 'orders:read orders:write users:read')
+    const token = issued.body.access_token as string
+    t.equal((await call(b, 'GET', '/orders?limit=1', { token })).status, 200, 'B accepts the token A issued')
+    t.equal((await call(b, 'GET', '/users?limit=1', { token })).status, 200)
+
+    const narrowed = await call(b, 'PATCH', `/clients/${clientId}`, { token: admin, body: { scopes: ['orders:read', 'orders:write'] } })
+    t.equal(narrowed.status, 200)
+    const refused = await call(a, 'GET', '/users?limit=1', { token })
+    t.equal(refused.status, 403, 'narrowed on B: A refuses the scope taken away, for the token issued before')
+    t.same(refused.body, insufficientScope('users:read'))
+    t.equal(refused.headers.get('www-authenticate'), 'Bearer error="insufficient_scope", scope="users:read"')
+    t.equal((await call(a, 'GET', '/orders?limit=1', { token })).status, 200, 'the scopes it kept still work')
+
+    const rotated = await call(a, 'POST', `/clients/${clientId}/secret`, { token: admin })
+    t.equal(rotated.status, 200)
+    const gone = await call(b, 'GET', '/orders?limit=1', { token })
+    t.equal(gone.status, 401, 'rotated on A: B refuses the token issued before at once')
+    t.same(gone.body, INVALID_TOKEN)
+    const oldSecret = await clientToken(b, clientId, created.body.client_secret)
+    t.equal(oldSecret.status, 401, 'and the old secret')
+    t.same(oldSecret.body, INVALID_CLIENT)
+    const fresh = await clientToken(b, clientId, rotated.body.client_secret)
+    t.equal(fresh.status, 200, 'the new secret works on B')
+    t.equal(fresh.body.scope, 'orders:read orders:write', 'with the narrowed scopes')
+    t.equal((await call(a, 'GET', '/orders?limit=1', { token: fresh.body.access_token })).status, 200)
+
+    t.equal((await call(b, 'DELETE', `/clients/${clientId}`, { token: admin })).status, 204)
+    for (const [name, base] of [['A', a], ['B', b]] as const) {
+      const after = await call(base, 'GET', '/orders?limit=1', { token: fresh.body.access_token })
+      t.equal(after.status, 401, `deleted on B: ${name} refuses its token`)
+      t.same(after.body, INVALID_TOKEN)
+      const secret = await clientToken(base, clientId, rotated.body.client_secret)
+      t.equal(secret.status, 401, `deleted on B: ${name} refuses its secret`)
+      t.same(secret.body, INVALID_CLIENT)
+    }
+  })
+
+  t.test('an admin demoted on A: B refuses the admin scopes of its earlier token at once', async (t) => {
+    const admin = (await login(a, ADMIN.email, ADMIN.password)).body.access_token as string
+    const frank = await customer(b, 'frank@example.test')
+    t.equal((await call(a, 'PATCH', `/users/${frank.id}`, { token: admin, body: { role: 'admin' } })).status, 200)
+    const promoted = await login(b, frank.email)
+    t.equal(promoted.body.scope, 'account cart orders catalogue:write orders:read orders:write users:read users:write clients:admin')
+    const token = promoted.body.access_token as string
+    t.equal((await call(b, 'GET', '/users?limit=1', { token })).status, 200, 'an admin\'s token, on B')
+    t.equal((await call(a, 'GET', '/clients', { token })).status, 200, 'and on A')
+
+    t.equal((await call(a, 'PATCH', `/users/${frank.id}`, { token: admin, body: { role: 'customer' } })).status, 200)
+    for (const [url, scope] of [['/users?limit=1', 'users:read'], ['/clients', 'clients:admin']] as const) {
+      const refused = await call(b, 'GET', url, { token })
+      t.equal(refused.status, 403, `demoted on A: B refuses GET ${url} at once`)
+      t.same(refused.body, insufficientScope(scope))
+      t.equal(refused.headers.get('www-authenticate'), `Bearer error="insufficient_scope", scope="${scope}"`)
+    }
+    const me = await call(b, 'GET', '/users/me', { token })
+    t.equal(me.status, 200, 'what a customer may do, the token still does')
+    t.equal(me.body.role, 'customer')
+  })
+
   t.test('one refresh token presented to both at once: one rotation, the family revoked', async (t) => {
     const dave = await customer(a, 'dave@example.test')
     const form = { grant_type: 'refresh_token', refresh_token: dave.refreshToken }
