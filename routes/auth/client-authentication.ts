@@ -59,6 +59,7 @@ export function clientAuthenticator (fastify: FastifyInstance) {
 
   return async function authenticateClient (request: FastifyRequest, body: { client_id?: string, client_secret?: string }): Promise<ServiceClient> {
     const credentials = credentialsOf(request, body)
+    // No '@': never an e-mail, whose failed logins share the table (the password grant counts only those).
     const throttleKey = `client-address:${request.ip}`
     const retryAfterMs = await throttle.retryAfterMs(throttleKey)
     if (retryAfterMs > 0) {

@@ -66,6 +66,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (!body.username || body.password === undefined) {
       throw new OAuthError('invalid_request', 'username and password are required for grant_type=password')
     }
+    // Every account's e-mail has an '@', and no other throttle key does (client-address:<ip>),
+    // so failed logins can never count against anything but an e-mail.
+    if (!body.username.includes('@')) throw new OAuthError('invalid_grant', INVALID_CREDENTIALS)
     // Throttled e-mails are refused before the password is looked at, right or wrong.
     const retryAfterMs = await throttle.retryAfterMs(body.username)
     if (retryAfterMs > 0) {
