@@ -27,7 +27,10 @@ export function refreshTokenRow (input: NewRefreshToken) {
       clientId: input.clientId,
       generation: input.generation,
       scope: input.scope,
-      expiresAt: nowSeconds() + input.ttlSeconds
+      expiresAt: nowSeconds() + input.ttlSeconds,
+      // Set here, not by the column's default: SQLite's insert is prepared once, and its
+      // default would be the time of preparing (introspection reports it as `iat`).
+      createdAt: new Date().toISOString()
     }
   }
 }

@@ -154,3 +154,15 @@ eachStore(t, 'password resets: one token, used once, ends sessions; its mail is 
   t.equal(await passwordResets.confirm(token, 'third'), undefined, 'used')
   t.equal(await passwordResets.confirm('wrong', 'third'), undefined, 'wrong')
 })
+
+eachStore(t, 'refresh tokens: each is stamped with its own issue time, not the store\'s start', async (t, store) => {
+  const { refreshTokens } = repositoriesOf(store)
+  const user = await newUser(store)
+  const first = await refreshTokens.issue({ userId: user.id, clientId: 'cli', generation: 0, scope: null, ttlSeconds: 60 })
+  // Across a whole-second boundary, so the two issue times must differ in Unix seconds.
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  const second = await refreshTokens.issue({ userId: user.id, clientId: 'cli', generation: 0, scope: null, ttlSeconds: 60 })
+  const [a, b] = [await refreshTokens.inspect(first), await refreshTokens.inspect(second)]
+  t.ok(a && b && b.issuedAt > a.issuedAt, `issued at ${a?.issuedAt}, then ${b?.issuedAt}`)
+  t.ok(b && Math.abs(b.issuedAt - Math.floor(Date.now() / 1000)) <= 1, 'the second was issued just now')
+})

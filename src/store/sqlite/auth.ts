@@ -27,7 +27,8 @@ export function createSqliteAuthRepositories (db: SqliteDb): AuthRepositories {
     clientId: sql.placeholder('clientId'),
     generation: sql.placeholder('generation'),
     scope: sql.placeholder('scope'),
-    expiresAt: sql.placeholder('expiresAt')
+    expiresAt: sql.placeholder('expiresAt'),
+    createdAt: sql.placeholder('createdAt')
   }).prepare()
   // One statement, so the token and its user are read as of one moment.
   const activeByHash = db.select({
