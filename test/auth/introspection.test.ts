@@ -194,6 +194,14 @@ t.test('an expired access token is inactive (ACCESS_TOKEN_TTL=1)', async (t) => 
   assertInactive(t, await introspect(app, caller, client.accessToken), 'a client\'s, expired')
   t.equal((await customer.inject({ method: 'GET', url: '/users/me' })).statusCode, 401, 'authenticate refuses it too')
   assertActive(t, await introspect(app, caller, customer.refreshToken), person(customer, CUSTOMER_SCOPES, 'refresh_token'), customer.refreshToken, 'the refresh token lives longer')
+  // A login after the wait: its refresh token's iat is its own issue time, not the app's start.
+  const before = Math.floor(Date.now() / 1000)
+  const later = await login(app, customer.email, customer.password)
+  const res = await introspect(app, caller, later.refresh_token)
+  assertActive(t, res, person(customer, CUSTOMER_SCOPES, 'refresh_token'), later.refresh_token, 'a later login\'s refresh token')
+  t.ok(res.json().iat >= before, `its iat (${res.json().iat}) is not before the login (${before})`)
+  // (exp and iat are read from the clock a moment apart: a second boundary may fall between.)
+  t.ok([REFRESH_TTL, REFRESH_TTL - 1].includes(res.json().exp - res.json().iat), 'and exp is REFRESH_TOKEN_TTL after it')
 })
 
 t.test('anything that is not a token of ours: {active: false}', async (t) => {
