@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { OAuthError, tooManyRequests } from '../../src/errors.js'
 import { ErrorRef } from '../../src/schemas.js'
 import type { PublicUser } from '../../src/store/users.js'
-import type { ServiceClient } from '../../src/store/clients.js'
+import { CLIENT_ID_PATTERN, type ServiceClient } from '../../src/store/clients.js'
 import { maskOf, parseScope, ROLE_SCOPES, SCOPE_NAMES, scopeString, type ScopeMask } from '../../src/scopes.js'
 import passwordResetRoutes from './password-reset.js'
 import { clientAuthenticator } from './client-authentication.js'
@@ -16,6 +16,7 @@ import {
 
 const FORM_OR_JSON = ['application/x-www-form-urlencoded', 'application/json']
 const INVALID_CREDENTIALS = 'Invalid username or password'
+const SERVICE_CLIENT_ID = new RegExp(CLIENT_ID_PATTERN)
 const INVALID_REFRESH = 'The refresh token is invalid, expired or revoked'
 
 /**
@@ -65,6 +66,11 @@ const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   async function passwordGrant (body: TokenRequest): Promise<Tokens> {
     if (!body.username || body.password === undefined) {
       throw new OAuthError('invalid_request', 'username and password are required for grant_type=password')
+    }
+    // A service client's id names a confidential client, which must authenticate (RFC 6749
+    // §3.2.1): a person's token must not carry it unproven, for introspection to report.
+    if (body.client_id !== undefined && SERVICE_CLIENT_ID.test(body.client_id)) {
+      throw new OAuthError('invalid_client', 'A service client gets tokens with grant_type=client_credentials', 401)
     }
     // Every account's e-mail has an '@', and no other throttle key does (client-address:<ip>),
     // so failed logins can never count against anything but an e-mail.

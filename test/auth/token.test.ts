@@ -1,7 +1,7 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
 import { decodeJwt } from 'jose'
-import { build, createUser, DEFAULT_PASSWORD, type App, sqliteOf } from '../helper.js'
+import { build, createUser, createClient, DEFAULT_PASSWORD, type App, sqliteOf } from '../helper.js'
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 const INVALID_CREDENTIALS = { error: 'invalid_grant', error_description: 'Invalid username or password' }
@@ -225,4 +225,16 @@ t.test('/.well-known/jwks.json publishes the public signing key only', async (t)
   t.equal(keys.length, 1)
   t.strictSame(Object.keys(keys[0]).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x'], 'no private member (d)')
   t.match(keys[0], { kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig', kid: /^[\w-]{43}$/, x: /^[\w-]{43}$/ })
+})
+
+t.test('a person\'s login may not name a service client as its client_id: that client would have to authenticate', async (t) => {
+  const app = await build(t)
+  const user = await createUser(app)
+  const client = await createClient(app, ['orders:read'])
+  const before = refreshTokenRows(app)
+  const res = await app.inject({ method: 'POST', url: '/auth/token', payload: { username: user.email, password: user.password, client_id: client.clientId } })
+  t.same([res.statusCode, res.json()], [401, { error: 'invalid_client', error_description: 'A service client gets tokens with grant_type=client_credentials' }])
+  t.equal(refreshTokenRows(app), before, 'nothing was issued')
+  const other = await app.inject({ method: 'POST', url: '/auth/token', payload: { username: user.email, password: user.password, client_id: 'svc-lookalike' } })
+  t.equal(decodeJwt(assertTokenAnswer(t, other, 'another client_id').access_token).client_id, 'svc-lookalike', 'any other client_id is carried as before')
 })
