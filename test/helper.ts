@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import type { Test } from 'tap'
@@ -148,4 +149,13 @@ export async function clientToken (app: App, clientId: string, clientSecret: str
   })
   if (res.statusCode !== 200) throw new Error(`client_credentials failed: ${res.statusCode} ${res.body}`)
   return res.json<{ access_token: string }>().access_token
+}
+
+/** A port free right now on 127.0.0.1: for a server whose JWT_ISSUER must name its own origin before it listens. */
+export async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }

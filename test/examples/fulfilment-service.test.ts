@@ -1,25 +1,16 @@
 import { execFile, spawn } from 'node:child_process'
-import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { ClientToken, SCOPE, shipPlacedOrders } from '../../examples/fulfilment-service.js'
 import type { FastifyRequest } from 'fastify'
 import { buildApp } from '../../src/app.js'
-import { asUser, createUser, login, tempDir, testConfig, type TestUser } from '../helper.js'
+import { asUser, createUser, login, freePort, tempDir, testConfig, type TestUser } from '../helper.js'
 
 const root = path.resolve(import.meta.dirname, '../..')
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const run = promisify(execFile)
 const expiryOf = (jwt: string): number => JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()).exp * 1000
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 interface Answer { method: string, url: string, status: number, grant?: string }
 

@@ -5,16 +5,8 @@ import t, { type Test } from 'tap'
 import crypto from 'node:crypto'
 import { SignJWT } from 'jose'
 import { buildResourceService } from '../../examples/resource-service.js'
-import { build, createUser, tempDir } from '../helper.js'
+import { build, createUser, freePort, tempDir } from '../helper.js'
 import { generateKeyFile, keysDirectory, signingKeyFromPem } from '../../src/keys.js'
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** Our API, live on a port picked first so JWT_ISSUER can be its real base URL. */
 async function liveApi (t: Test) {
