@@ -1,9 +1,19 @@
 import { createUser, login, type App, sqliteOf } from '../helper.js'
 
-// The data a fuzz run stands on: three users (admin, customer, other), and
-// ids 1..3 of categories, products, cart lines and orders. The fuzzer deletes,
-// disables, demotes and signs these out as it goes; `replenish` and `heal` put
-// them back with the same ids, so every operation meets ids that exist.
+// The data a fuzz run stands on: three users (admin, customer, other), four
+// service clients (contract v2), and ids 1..3 of categories, products, cart
+// lines and orders. The fuzzer deletes, disables, demotes, re-scopes, rotates
+// and signs these out as it goes; `replenish` and `heal` put them back with the
+// same ids, so every operation meets ids that exist.
+
+/** docs/API.md, "Scopes and service clients": the names, in the table's order (the order a `scope` lists them). */
+export const ALL_SCOPES = ['account', 'cart', 'orders', 'catalogue:write', 'orders:read', 'orders:write', 'users:read', 'users:write', 'clients:admin'] as const
+export type Scope = typeof ALL_SCOPES[number]
+/** Who may hold what, by the same table: customers their own three, admins every one, clients the five in between. */
+export const ROLE_SCOPES: Record<'customer' | 'admin', readonly Scope[]> = { customer: ['account', 'cart', 'orders'], admin: ALL_SCOPES }
+export const CLIENT_SCOPES: readonly Scope[] = ['catalogue:write', 'orders:read', 'orders:write', 'users:read', 'users:write']
+/** The scopes in the table's order, space-separated: what a token response or introspection says. */
+export const scopeString = (scopes: Iterable<string>) => { const set = new Set(scopes); return ALL_SCOPES.filter((scope) => set.has(scope)).join(' ') }
 
 export interface Principal {
   readonly name: 'admin' | 'customer' | 'other'
@@ -20,14 +30,41 @@ export interface Principal {
 
 interface UserRow { id: number, email: string, role: string, disabled: number, password_hash: string }
 
+export interface FuzzClient {
+  /** full: every scope a client may hold; warehouse: orders; spare: a target; dormant: disabled. */
+  readonly name: 'full' | 'warehouse' | 'spare' | 'dormant'
+  readonly clientId: string
+  readonly secret: string
+  readonly secretHash: string
+  readonly scopes: readonly Scope[]
+  readonly disabled: boolean
+  /** Its token generation as the world last set it: anything else means the fuzzer changed the client. */
+  generation: number
+  repairs: number
+}
+
+interface ClientRow { scopes: string, disabled: number, secret_hash: string, token_generation: number }
+
+/** Whose token, narrowed to which scopes: a person's login or a client's client_credentials. */
+export interface Grant { holder: 'customer' | 'admin' | 'full' | 'warehouse', scopes: readonly Scope[] }
+/** A token the world got for a grant, with what the service said it granted. */
+export interface Minted { accessToken: string, refreshToken?: string, granted: string }
+
 export const SEED_IDS = [1, 2, 3] as const
 
 export class FuzzWorld {
   readonly principals: Record<Principal['name'], Principal>
+  readonly clients: Record<FuzzClient['name'], FuzzClient>
+  /** Tokens whose holder the world brought back since: each must be refused now (the newest last). */
+  readonly retired: string[] = []
+  /** Tokens tokenFor asked the service for. */
+  mints = 0
   private generation = 1_000_000
+  private readonly minted = new Map<string, Minted>()
 
-  private constructor (private readonly app: App, principals: Record<Principal['name'], Principal>) {
+  private constructor (private readonly app: App, principals: Record<Principal['name'], Principal>, clients: Record<FuzzClient['name'], FuzzClient>) {
     this.principals = principals
+    this.clients = clients
   }
 
   static async create (app: App): Promise<FuzzWorld> {
@@ -36,11 +73,31 @@ export class FuzzWorld {
       const row = sqliteOf(app).prepare('SELECT password_hash FROM users WHERE id = ?').get(user.id) as { password_hash: string }
       return { name, role, id: user.id, email: user.email, password: user.password, passwordHash: row.password_hash, accessToken: user.accessToken, refreshToken: user.refreshToken, repairs: 0 }
     }
-    const world = new FuzzWorld(app, {
+    const principals = {
       admin: await make('admin', 'admin'),
       customer: await make('customer', 'customer'),
       other: await make('other', 'customer')
-    })
+    }
+    // Clients are made the way an admin makes them: POST /clients, and PATCH to disable.
+    const makeClient = async (name: FuzzClient['name'], scopes: readonly Scope[], disabled = false): Promise<FuzzClient> => {
+      const headers = { authorization: `Bearer ${principals.admin.accessToken}` }
+      const res = await app.inject({ method: 'POST', url: '/clients', headers, payload: { name: `Fuzz ${name}`, scopes } })
+      if (res.statusCode !== 201) throw new Error(`POST /clients answered ${res.statusCode} ${res.body}`)
+      const { client_id: clientId, client_secret: secret } = res.json<{ client_id: string, client_secret: string }>()
+      if (disabled) {
+        const patched = await app.inject({ method: 'PATCH', url: `/clients/${clientId}`, headers, payload: { disabled: true } })
+        if (patched.statusCode !== 200) throw new Error(`PATCH /clients/${clientId} answered ${patched.statusCode} ${patched.body}`)
+      }
+      const row = sqliteOf(app).prepare('SELECT secret_hash, token_generation FROM clients WHERE client_id = ?').get(clientId) as { secret_hash: string, token_generation: number }
+      return { name, clientId, secret, secretHash: row.secret_hash, scopes, disabled, generation: row.token_generation, repairs: 0 }
+    }
+    const clients = {
+      full: await makeClient('full', CLIENT_SCOPES),
+      warehouse: await makeClient('warehouse', ['orders:read', 'orders:write']),
+      spare: await makeClient('spare', ['catalogue:write']),
+      dormant: await makeClient('dormant', ['users:read'], true)
+    }
+    const world = new FuzzWorld(app, principals, clients)
     await world.seedThroughApi()
     world.replenish()
     return world
@@ -106,15 +163,67 @@ export class FuzzWorld {
    * Brings back every principal the last request ended (deleted, disabled, demoted,
    * signed out, password changed): same id, e-mail and password, then a fresh login.
    */
-  async heal (): Promise<Principal[]> {
-    const healed: Principal[] = []
+  async heal (): Promise<Array<Principal | FuzzClient>> {
+    const healed: Array<Principal | FuzzClient> = []
     for (const principal of Object.values(this.principals)) {
       if (await this.isIntact(principal)) continue
+      this.retire(principal.name, principal.accessToken)
       await this.restore(principal)
       healed.push(principal)
     }
+    for (const client of Object.values(this.clients)) {
+      if (this.isClientIntact(client)) continue
+      this.retire(client.name)
+      this.restoreClient(client)
+      healed.push(client)
+    }
     if (healed.length > 0) this.replenish()
     return healed
+  }
+
+  /** A token for the grant, got once and kept while its holder stays whole. */
+  async tokenFor (grant: Grant): Promise<Minted> {
+    const key = `${grant.holder}|${scopeString(grant.scopes)}`
+    const known = this.minted.get(key)
+    if (known) return known
+    const scope = scopeString(grant.scopes)
+    const payload = grant.holder === 'customer' || grant.holder === 'admin'
+      ? { grant_type: 'password', username: this.principals[grant.holder].email, password: this.principals[grant.holder].password, scope }
+      : { grant_type: 'client_credentials', client_id: this.clients[grant.holder].clientId, client_secret: this.clients[grant.holder].secret, scope }
+    const res = await this.app.inject({ method: 'POST', url: '/auth/token', payload })
+    if (res.statusCode !== 200) throw new Error(`${grant.holder}'s token for "${scope}": ${res.statusCode} ${res.body}`)
+    this.mints++
+    const body = res.json<{ access_token: string, refresh_token?: string, scope: string }>()
+    const minted = { accessToken: body.access_token, refreshToken: body.refresh_token, granted: body.scope }
+    this.minted.set(key, minted)
+    return minted
+  }
+
+  /** The holder's tokens, the cached ones and `also`, go to `retired`: its restore ends them. */
+  private retire (holder: string, also?: string): void {
+    const ended = [...this.minted].filter(([key]) => key.startsWith(`${holder}|`))
+    for (const [key] of ended) this.minted.delete(key)
+    this.retired.push(...(also === undefined ? [] : [also]), ...ended.map(([, minted]) => minted.accessToken))
+    this.retired.splice(0, Math.max(0, this.retired.length - 20))
+  }
+
+  private isClientIntact (client: FuzzClient): boolean {
+    const row = sqliteOf(this.app).prepare('SELECT scopes, disabled, secret_hash, token_generation FROM clients WHERE client_id = ?').get(client.clientId) as ClientRow | undefined
+    return row !== undefined && row.scopes === client.scopes.join(' ') && row.disabled === Number(client.disabled) &&
+      row.secret_hash === client.secretHash && row.token_generation === client.generation
+  }
+
+  /** Same id, secret, scopes and state; a later generation than any token it had, so those stay dead. */
+  private restoreClient (client: FuzzClient): void {
+    const db = sqliteOf(this.app)
+    client.generation = ++this.generation
+    const values = [`Fuzz ${client.name}`, client.scopes.join(' '), client.secretHash, Number(client.disabled), client.generation]
+    const updated = db.prepare('UPDATE clients SET name = ?, scopes = ?, secret_hash = ?, disabled = ?, token_generation = ? WHERE client_id = ?').run(...values, client.clientId)
+    if (updated.changes === 0) {
+      db.prepare('INSERT INTO clients (name, scopes, secret_hash, disabled, token_generation, client_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(...values, client.clientId, new Date().toISOString())
+    }
+    client.repairs++
   }
 
   private async isIntact (principal: Principal): Promise<boolean> {

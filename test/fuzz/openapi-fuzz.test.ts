@@ -12,14 +12,18 @@ import {
   type ConvertOptions, type JsonSchema
 } from './json-schema-arbitrary.js'
 import { declaredResponse, operationsOf, type OpenApiDocument, type Operation, type Parameter } from './openapi-operations.js'
-import { FuzzWorld, type Principal } from './fuzz-world.js'
+import { ALL_SCOPES, CLIENT_SCOPES, FuzzWorld, ROLE_SCOPES, scopeString, type FuzzClient, type Grant, type Minted, type Scope } from './fuzz-world.js'
 
 // "Hold under attack": every operation of the LIVE OpenAPI document gets valid
 // and broken input — paths, queries, headers, bodies, media types, tokens —
-// as a customer, as an admin and with no or a junk token. Nothing may be a
-// 5xx, every declared status must carry its declared body, every other 4xx the
-// standard error body, and nothing the document forbids may succeed. All
-// violations are collected and reported together at the end.
+// as a customer, as an admin, with service clients' tokens and people's tokens
+// of random scope sets, and with no or a junk token. Nothing may be a 5xx,
+// every declared status must carry its declared body, every other 4xx the
+// standard error body, nothing the document forbids may succeed, and a token
+// gets 403 insufficient_scope exactly when it has none of the scopes the
+// operation's `security` lists. The token and introspection endpoints also get
+// client authentication (Basic, in the body, both, wrong) whose answers the
+// contract pins. All violations are collected and reported together at the end.
 //
 // Replay: FUZZ_SEED=<seed printed below> npx tap test/fuzz/openapi-fuzz.test.ts
 // More:   FUZZ_RUNS=<random requests per operation> (default 40)
@@ -33,7 +37,9 @@ if (!Number.isSafeInteger(seed)) throw new Error(`FUZZ_SEED must be an integer, 
 if (!Number.isSafeInteger(RUNS) || RUNS < 0) throw new Error(`FUZZ_RUNS must be a non-negative integer, not ${process.env.FUZZ_RUNS}`)
 
 /** RFC 6749 endpoints: their 400s are { error, error_description }, not the API's error body. */
-const OAUTH_PATHS = new Set(['/auth/token', '/auth/revoke'])
+const OAUTH_PATHS = new Set(['/auth/token', '/auth/revoke', '/auth/introspect'])
+/** Where a service client authenticates (contract v2): their 401 is invalid_client, not a Bearer challenge. */
+const CLIENT_AUTH_PATHS = new Set(['/auth/token', '/auth/introspect'])
 const OAUTH_ERROR: JsonSchema = {
   type: 'object',
   required: ['error', 'error_description'],
@@ -81,7 +87,22 @@ function junkAuthorizations (token: string): string[] {
   ]
 }
 
-type Who = 'customer' | 'admin' | 'none' | 'junk'
+/** customer, admin: their own full tokens; client, narrowed: a grant's token (a client's, a person's narrowed login). */
+type Who = 'customer' | 'admin' | 'client' | 'narrowed' | 'none' | 'junk'
+const PEOPLE = ['customer', 'admin'] as const
+/** The clients whose tokens the fuzzer sends (spare and dormant are only targets). */
+const CLIENT_HOLDERS = ['full', 'warehouse'] as const
+
+/** Who sent a request with a token that is valid, and what that token may do. */
+interface Caller {
+  label: string
+  scopes: ReadonlySet<string>
+  /** A person's id; unset for a client. */
+  userId?: number
+}
+
+/** Whether these scopes allow the operation: every scope of one of its alternatives (a public one: always). */
+const allows = (operation: Operation, scopes: ReadonlySet<string>) => !operation.secured || operation.scopes.some((alternative) => alternative.every((scope) => scopes.has(scope)))
 
 interface PlannedRequest {
   operation: Operation
@@ -89,6 +110,8 @@ interface PlannedRequest {
   who: Who
   /** Index into junkAuthorizations, when who is 'junk'. */
   junk: number
+  /** Whose token, of which scopes, when who is 'client' or 'narrowed'. */
+  grant?: Grant
   url: string
   headers: Record<string, string>
   payload?: string
@@ -98,6 +121,34 @@ interface PlannedRequest {
   pristine: boolean
   /** Statuses the request must get, when the contract pins them (a 70 KB body is 413). */
   expect?: { statuses: number[], why: string }
+  /** What the contract says of the answer's body, beyond its schema. */
+  verify?: (status: number, body: unknown) => string[]
+}
+
+/** One client authentication at /auth/token or /auth/introspect, before the world's tokens and secrets are filled in. */
+interface ClientAuthRecipe {
+  client: FuzzClient['name'] | 'unknown'
+  secret: 'right' | 'wrong' | 'another client\'s'
+  /** basic: client_secret_basic; post: client_secret_post; both: Basic and client_secret in the body. */
+  method: 'basic' | 'post' | 'both' | 'none'
+  mediaType: string
+  /** token endpoint: the `scope` asked for. */
+  scope?: string[]
+  /** introspection: which token. */
+  token: 'missing' | 'junk' | 'retired' | 'customer' | 'admin' | { grant: Grant, refresh: boolean }
+  hint?: string
+}
+
+/** RFC 6749 §2.3.1: the Basic header's id and secret are form-urlencoded first. */
+const formEncoded = (value: string) => new URLSearchParams({ v: value }).toString().slice(2)
+
+const oauthError = (body: unknown, error: string) => (isRecord(body) && body.error === error ? [] : [`error ${JSON.stringify(isRecord(body) ? body.error : body)}, not ${error}`])
+
+/** Whether a request authenticated with HTTP Basic: a Basic header with something in it (Swagger UI's empty `Basic Og==` is nothing). */
+function sentBasic (authorization: string | undefined): boolean {
+  if (authorization === undefined || !/^Basic\s/i.test(authorization)) return false
+  const credentials = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(authorization)?.[1]
+  return credentials === undefined || Buffer.from(credentials, 'base64').toString() !== ':'
 }
 
 interface Violation {
@@ -141,7 +192,8 @@ t.test('every operation of the live OpenAPI document holds under valid and hosti
 
   const { sent, statuses, violations } = fuzzer
   t.comment(`fuzz: ${sent} requests in ${seconds.toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => a - b)))}`)
-  t.comment(`fuzz: principals restored ${Object.values(world.principals).map((p) => `${p.name} ×${p.repairs}`).join(', ')}`)
+  t.comment(`fuzz: principals restored ${Object.values(world.principals).map((p) => `${p.name} ×${p.repairs}`).join(', ')}; clients restored ${Object.values(world.clients).map((c) => `${c.name} ×${c.repairs}`).join(', ')}`)
+  t.comment(`fuzz: requests by caller ${JSON.stringify(Object.fromEntries(fuzzer.callers))}; ${fuzzer.grantsMinted} distinct grants, ${world.mints} tokens got for them`)
   for (const line of fuzzer.perOperation()) t.comment(line)
   const fiveHundreds = violations.filter((v) => v.status >= 500).length
   t.comment(`fuzz: ${fiveHundreds} answers were 5xx, ${violations.length} violations in all`)
@@ -174,6 +226,12 @@ class Fuzzer {
   readonly statuses = new Map<number, number>()
   readonly violations: Violation[] = []
   private readonly cursors = new Set<string>()
+  /** Clients POST /clients made during the run: path values that exist, and that the world does not need. */
+  private readonly createdClients = new Set<string>()
+  /** Requests by caller kind ('client full', 'narrowed admin', …). */
+  readonly callers = new Map<string, number>()
+  private readonly checkedGrants = new Set<string>()
+  grantsMinted = 0
   private readonly byOperation = new Map<string, Map<number, number>>()
   private readonly coercing = createAjv({ coerce: true })
   private readonly errorValidator: ValidateFunction
@@ -204,9 +262,15 @@ class Fuzzer {
       `  ${operation}: ${[...statuses].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`).join(' ')}`)
   }
 
+  /** Client ids that exist: the world's and those the run made. */
+  private clientIds (): string[] {
+    return [...Object.values(this.world.clients).map((client) => client.clientId), ...this.createdClients]
+  }
+
   private get options (): ConvertOptions {
     const { admin, customer, other } = this.world.principals
     const emails = [admin.email, customer.email, other.email]
+    const clients = Object.values(this.world.clients)
     // Values that get past the first check, so the deeper code runs too.
     return {
       resolve: this.resolve,
@@ -216,7 +280,12 @@ class Fuzzer {
         password: fc.constant(DEFAULT_PASSWORD),
         current_password: fc.constant(DEFAULT_PASSWORD),
         refresh_token: fc.constantFrom(customer.refreshToken, admin.refreshToken),
-        token: fc.constantFrom(customer.refreshToken),
+        token: fc.constantFrom(customer.refreshToken, customer.accessToken, admin.accessToken, ...this.world.retired.slice(-2)),
+        // Contract v2: service clients' ids and secrets (a matching pair by chance), scopes of every kind.
+        client_id: fc.constantFrom(...this.clientIds(), 'public'),
+        client_secret: fc.constantFrom(...clients.map((client) => client.secret), 'sk_wrong'),
+        scope: fc.subarray([...ALL_SCOPES, 'openid', 'admin']).map((scopes) => scopes.join(' ')),
+        scopes: fc.subarray([...CLIENT_SCOPES], { minLength: 1 }),
         grant_type: fc.constantFrom('password', 'refresh_token', 'client_credentials', 'authorization_code'),
         token_type_hint: fc.constantFrom('refresh_token', 'access_token'),
         // Cursors this run was handed, as they came and slightly off.
@@ -233,6 +302,12 @@ class Fuzzer {
     // The same valid request several times at once: races between its awaits must not surface as 5xx.
     const bursts = fc.sample(this.randomRequests(operation, 'valid'), { seed: operationSeed + 0x5eed, numRuns: BURSTS })
     for (const request of bursts) await this.send(Array.from({ length: BURST_SIZE }, () => ({ ...request, kind: `burst of ${BURST_SIZE}` })))
+    // Service clients authenticating, right and wrong: each built when it is sent, from the world as it is then.
+    if (CLIENT_AUTH_PATHS.has(operation.path)) {
+      for (const recipe of fc.sample(this.clientAuthRecipes(operation), { seed: operationSeed + 0xc11e, numRuns: RUNS })) {
+        await this.send([await this.clientAuthRequest(operation, recipe)])
+      }
+    }
   }
 
   /**
@@ -251,7 +326,7 @@ class Fuzzer {
           const res = await this.app.inject({ method, url, headers: token ? { authorization: `Bearer ${token}` } : {}, ...(method === 'GET' || method === 'DELETE' ? {} : { payload: {} }) })
           this.sent++
           this.statuses.set(res.statusCode, (this.statuses.get(res.statusCode) ?? 0) + 1)
-          const request: PlannedRequest = { operation: { method, path: template, parameters: [], bodies: {}, bodyRequired: false, secured: false, roleRestricted: false, responses: {} }, kind: 'undocumented method', who, junk: 0, url, headers: {}, forbidden: [], pristine: false }
+          const request: PlannedRequest = { operation: { method, path: template, parameters: [], bodies: {}, bodyRequired: false, secured: false, scopes: [], responses: {} }, kind: 'undocumented method', who, junk: 0, url, headers: {}, forbidden: [], pristine: false }
           let body: unknown
           try {
             body = JSON.parse(res.body)
@@ -298,12 +373,25 @@ class Fuzzer {
     const asText = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value) ?? '')
     // Mostly good ids (the junk ones also get a fixed pass of their own below).
     const brokenPath = (p: Parameter) => fc.oneof(fc.constantFrom(...JUNK_PATH_VALUES), brokenArbitrary(p.schema, options).map((v) => encodeURIComponent(asText(v))))
+    // A client id is a string: mostly one that exists (the world's, which it mends, or one the
+    // run made), otherwise anything its schema takes.
+    const worldClientIds = Object.values(this.world.clients).map((client) => client.clientId)
+    const createdClientIds = [...this.createdClients]
+    const goodPath = (p: Parameter) => {
+      const any = validArbitrary(p.schema, options).map((v) => encodeURIComponent(asText(v)))
+      if (p.name !== 'client_id') return any
+      return fc.oneof(
+        { weight: 2, arbitrary: fc.constantFrom(...worldClientIds) },
+        ...(createdClientIds.length > 0 ? [{ weight: 1, arbitrary: fc.constantFrom(...createdClientIds) }] : []),
+        { weight: 2, arbitrary: any }
+      )
+    }
     const pathValue = (p: Parameter) => fault === `path:${p.name}`
       ? brokenPath(p)
       : valid
-        ? validArbitrary(p.schema, options).map((v) => encodeURIComponent(asText(v)))
+        ? goodPath(p)
         : fc.oneof(
-          { weight: 6, arbitrary: validArbitrary(p.schema, options).map((v) => encodeURIComponent(asText(v))) },
+          { weight: 6, arbitrary: goodPath(p) },
           { weight: 1, arbitrary: fc.constantFrom(...JUNK_PATH_VALUES) },
           { weight: 1, arbitrary: brokenArbitrary(p.schema, options).map((v) => encodeURIComponent(asText(v))) }
         )
@@ -341,7 +429,7 @@ class Fuzzer {
         { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/xml', 'multipart/form-data', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'none') }
       )
     return fc.record({
-      who: valid ? (operation.roleRestricted ? fc.constant<Who>('admin') : fc.constantFrom<Who>('customer', 'admin')) : fc.constantFrom<Who>('customer', 'customer', 'admin', 'admin', 'none', 'junk'),
+      caller: this.callerArbitrary(operation, valid),
       junk: fc.nat({ max: JUNK_AUTH_COUNT - 1 }),
       path: fc.tuple(...pathParams.map(pathValue)),
       query: valid ? validPairs(queryParams, false) : paramPairs(queryParams, ['junk', '__proto__', 'constructor']),
@@ -351,7 +439,8 @@ class Fuzzer {
       contentType
     }).map((choice) => {
       // An empty segment would reach another route (/orders/ is the list): send a blank instead.
-      const segments = choice.path.map((value) => (value === '' ? '%20' : value))
+      // A dot segment ('.', '..', '%2E') is resolved away by any URL client (WHATWG): it gets a tail.
+      const segments = choice.path.map((value) => (value === '' ? '%20' : /^(?:\.|%2e){1,2}$/i.test(value) ? `${value}_` : value))
       let i = 0
       const url = operation.path.replace(/\{[^}]+\}/g, () => segments[i++] ?? '1')
       const query = [...choice.query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`), ...(choice.rawQuery ? [choice.rawQuery] : [])].join('&')
@@ -365,7 +454,8 @@ class Fuzzer {
       const request: PlannedRequest = {
         operation,
         kind: 'random',
-        who: choice.who,
+        who: choice.caller.who,
+        grant: choice.caller.grant,
         junk: choice.junk,
         url: query ? `${url}?${query}` : url,
         headers,
@@ -387,6 +477,179 @@ class Fuzzer {
       if (fault) request.kind = `one fault, in ${fault}`
       return request
     })
+  }
+
+  /** The scopes a grant's holder may hold: a role's (docs/API.md's table), or what the client was registered with. */
+  private holderScopes (holder: Grant['holder']): readonly Scope[] {
+    return holder === 'customer' || holder === 'admin' ? ROLE_SCOPES[holder] : this.world.clients[holder].scopes
+  }
+
+  /**
+   * 'random': anyone, with any token, scopes or none. 'valid': only callers whose token
+   * allows the operation: a person's full token, or a grant holding one alternative.
+   */
+  private callerArbitrary (operation: Operation, valid: boolean): fc.Arbitrary<{ who: Who, grant?: Grant }> {
+    const anyGrant = (holder: Grant['holder']) => fc.subarray([...this.holderScopes(holder)], { minLength: 1 }).map((scopes): Grant => ({ holder, scopes }))
+    if (!valid) {
+      return fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom<{ who: Who }>({ who: 'customer' }, { who: 'admin' }) },
+        { weight: 1, arbitrary: fc.constantFrom(...CLIENT_HOLDERS).chain(anyGrant).map((grant) => ({ who: 'client' as const, grant })) },
+        { weight: 1, arbitrary: fc.constantFrom(...PEOPLE).chain(anyGrant).map((grant) => ({ who: 'narrowed' as const, grant })) },
+        { weight: 2, arbitrary: fc.constantFrom<{ who: Who }>({ who: 'none' }, { who: 'junk' }) }
+      )
+    }
+    // A grant that allows it: one alternative the holder may hold, and any other scopes of the holder's.
+    const allowingGrant = (holder: Grant['holder']) => {
+      const held = this.holderScopes(holder)
+      const alternatives = operation.secured ? operation.scopes.filter((alternative) => alternative.every((scope) => held.includes(scope as Scope))) : [[]]
+      if (alternatives.length === 0) return undefined
+      return fc.tuple(fc.constantFrom(...alternatives), fc.subarray([...held], { minLength: 1 }))
+        .map(([alternative, more]): Grant => ({ holder, scopes: ALL_SCOPES.filter((scope) => alternative.includes(scope) || more.includes(scope)) }))
+    }
+    const choices: Array<fc.WeightedArbitrary<{ who: Who, grant?: Grant }>> = []
+    for (const who of PEOPLE) if (allows(operation, new Set(ROLE_SCOPES[who]))) choices.push({ weight: 2, arbitrary: fc.constant({ who }) })
+    const clientGrants = CLIENT_HOLDERS.map(allowingGrant).filter((grant) => grant !== undefined)
+    if (clientGrants.length > 0) choices.push({ weight: 1, arbitrary: fc.oneof(...clientGrants).map((grant) => ({ who: 'client' as const, grant })) })
+    const personGrants = PEOPLE.map(allowingGrant).filter((grant) => grant !== undefined)
+    if (personGrants.length > 0) choices.push({ weight: 1, arbitrary: fc.oneof(...personGrants).map((grant) => ({ who: 'narrowed' as const, grant })) })
+    return fc.oneof(...choices)
+  }
+
+  /** What a client authentication at /auth/token (client_credentials) or /auth/introspect tries. */
+  private clientAuthRecipes (operation: Operation): fc.Arbitrary<ClientAuthRecipe> {
+    const grant = fc.constantFrom<Grant['holder']>(...PEOPLE, ...CLIENT_HOLDERS)
+      .chain((holder) => fc.subarray([...this.holderScopes(holder)], { minLength: 1 }).map((scopes): Grant => ({ holder, scopes })))
+    return fc.record({
+      client: fc.constantFrom<ClientAuthRecipe['client']>('full', 'warehouse', 'spare', 'dormant', 'unknown'),
+      secret: fc.constantFrom<ClientAuthRecipe['secret']>('right', 'right', 'right', 'wrong', 'another client\'s'),
+      method: fc.constantFrom<ClientAuthRecipe['method']>('basic', 'basic', 'post', 'post', 'both', 'none'),
+      mediaType: fc.constantFrom(...Object.keys(operation.bodies)),
+      scope: fc.option(fc.subarray([...ALL_SCOPES, 'no:such-scope']), { nil: undefined, freq: 3 }),
+      token: fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom<ClientAuthRecipe['token']>('missing', 'junk', 'retired', 'customer', 'admin') },
+        { weight: 4, arbitrary: fc.tuple(grant, fc.boolean()).map(([grant, refresh]): ClientAuthRecipe['token'] => ({ grant, refresh })) }
+      ),
+      hint: fc.option(fc.constantFrom('access_token', 'refresh_token', 'something_else'), { nil: undefined })
+    })
+  }
+
+  /**
+   * A client authentication, made from the world as it is now, with the answer the
+   * contract gives it: both methods at once → 400 invalid_request; none, an unknown,
+   * disabled or wrong one → 401 invalid_client; otherwise the token with the scopes
+   * asked for that the client holds (none left: 400 invalid_scope), or the introspection
+   * of the token: active with its effective scopes, or only `active: false`.
+   */
+  private async clientAuthRequest (operation: Operation, recipe: ClientAuthRecipe): Promise<PlannedRequest> {
+    const { clients, principals } = this.world
+    const client = recipe.client === 'unknown' ? undefined : clients[recipe.client]
+    const clientId = client?.clientId ?? 'svc_00000000000000000000'
+    const someoneElse = client === clients.full ? clients.spare : clients.full
+    const secret = recipe.secret === 'wrong' ? 'sk_wrong' : recipe.secret === 'right' ? (client ?? clients.full).secret : someoneElse.secret
+    const introspection = operation.path === '/auth/introspect'
+    const fields: Record<string, string> = introspection ? {} : { grant_type: 'client_credentials' }
+    if (!introspection && recipe.scope !== undefined) fields.scope = recipe.scope.join(' ')
+
+    // The token to introspect, and what introspecting it must say.
+    let expected: Record<string, unknown> | undefined
+    if (introspection && recipe.token !== 'missing') {
+      const token = recipe.token
+      if (token === 'junk' || token === 'retired') {
+        const retired = this.world.retired.at(-1)
+        fields.token = token === 'retired' && retired !== undefined ? retired : `${principals.customer.accessToken.slice(0, -4)}AAAA`
+        expected = { active: false }
+      } else if (token === 'customer' || token === 'admin') {
+        const principal = principals[token]
+        fields.token = principal.accessToken
+        expected = { active: true, scope: scopeString(ROLE_SCOPES[principal.role]), sub: String(principal.id), client_id: 'public', token_type: 'Bearer' }
+      } else {
+        const minted = await this.mint(token.grant, operation)
+        const person = token.grant.holder === 'customer' || token.grant.holder === 'admin' ? principals[token.grant.holder] : undefined
+        const refresh = token.refresh && minted?.refreshToken !== undefined
+        fields.token = (refresh ? minted.refreshToken : minted?.accessToken) ?? 'no token'
+        const sub = person ? String(person.id) : clients[token.grant.holder as FuzzClient['name']].clientId
+        expected = minted && { active: true, scope: scopeString(token.grant.scopes), sub, client_id: person ? 'public' : sub, token_type: refresh ? 'refresh_token' : 'Bearer' }
+      }
+      if (recipe.hint !== undefined) fields.token_type_hint = recipe.hint
+    }
+
+    const headers: Record<string, string> = { 'content-type': recipe.mediaType }
+    const basic = recipe.method === 'basic' || recipe.method === 'both'
+    if (basic) headers.authorization = `Basic ${Buffer.from(`${formEncoded(clientId)}:${formEncoded(secret)}`).toString('base64')}`
+    if (recipe.method === 'post') Object.assign(fields, { client_id: clientId, client_secret: secret })
+    if (recipe.method === 'both') fields.client_secret = secret
+
+    const authenticated = recipe.method !== 'none' && client !== undefined && !client.disabled && secret === client.secret
+    let expect: PlannedRequest['expect']
+    let verify: PlannedRequest['verify']
+    if (recipe.method === 'both') {
+      expect = { statuses: [400], why: 'a client authenticates one way: Basic or client_secret in the body, never both (400 invalid_request)' }
+      verify = (_status, body) => oauthError(body, 'invalid_request')
+    } else if (!authenticated) {
+      expect = { statuses: [401], why: `${recipe.method === 'none' ? 'no client authentication' : `the ${recipe.secret} secret of ${client?.disabled ? 'a disabled' : client ? 'an enabled' : 'an unknown'} client`} is 401 invalid_client` }
+      verify = (_status, body) => oauthError(body, 'invalid_client')
+    } else if (!introspection) {
+      const asked = recipe.scope?.filter((scope) => scope !== '')
+      const granted = asked === undefined || asked.length === 0 ? client.scopes : client.scopes.filter((scope) => asked.includes(scope))
+      if (granted.length === 0) {
+        expect = { statuses: [400], why: `none of "${fields.scope ?? ''}" may be granted to a client of "${client.scopes.join(' ')}" (400 invalid_scope)` }
+        verify = (_status, body) => oauthError(body, 'invalid_scope')
+      } else {
+        expect = { statuses: [200], why: `the ${client.name} client authenticated (${recipe.method})` }
+        verify = (status, body) => {
+          if (status !== 200 || !isRecord(body)) return []
+          return [
+            ...(body.scope === scopeString(granted) ? [] : [`granted scope "${String(body.scope)}", not "${scopeString(granted)}"`]),
+            ...('refresh_token' in body ? ['a client_credentials answer carries a refresh_token'] : [])
+          ]
+        }
+      }
+    } else if (fields.token === undefined) {
+      expect = { statuses: [400], why: 'introspection without a token is 400 invalid_request' }
+      verify = (_status, body) => oauthError(body, 'invalid_request')
+    } else if (expected) {
+      expect = { statuses: [200], why: `the ${client.name} client authenticated (${recipe.method})` }
+      verify = (status, body) => {
+        if (status !== 200 || !isRecord(body)) return []
+        if (expected.active === false) return Object.keys(body).length === 1 && body.active === false ? [] : [`a token that is refused now was introspected as ${JSON.stringify(body).slice(0, 120)}`]
+        return Object.entries(expected).filter(([field, value]) => body[field] !== value)
+          .map(([field, value]) => `introspection says ${field} ${JSON.stringify(body[field])}, not ${JSON.stringify(value)}`)
+      }
+    }
+    const token = recipe.token === 'missing' || !introspection ? '' : typeof recipe.token === 'string' ? `, ${recipe.token}'s token` : `, ${recipe.token.grant.holder}'s ${recipe.token.refresh ? 'refresh' : 'access'} token [${scopeString(recipe.token.grant.scopes)}]`
+    const request: PlannedRequest = {
+      operation,
+      kind: `client authentication: ${recipe.method}, the ${recipe.secret} secret of client ${recipe.client}${token}`,
+      who: 'none',
+      junk: 0,
+      url: operation.path,
+      headers,
+      payload: encodeBody(fields, recipe.mediaType),
+      forbidden: [],
+      pristine: true,
+      expect,
+      verify
+    }
+    request.forbidden.push(...this.bodyProblems(operation, request))
+    return request
+  }
+
+  /** A grant's token, once; a token the service would not give, or gave with other scopes, is a violation. */
+  private async mint (grant: Grant, operation: Operation): Promise<Minted | undefined> {
+    const key = `${grant.holder}|${scopeString(grant.scopes)}`
+    const where = { operation, kind: 'getting a token for a grant', who: 'none' as const, junk: 0, url: '/auth/token', headers: {}, forbidden: [], pristine: false }
+    try {
+      const minted = await this.world.tokenFor(grant)
+      if (!this.checkedGrants.has(key)) {
+        this.checkedGrants.add(key)
+        this.grantsMinted++
+        if (minted.granted !== scopeString(grant.scopes)) this.note(where, 200, `asked ${grant.holder} for "${scopeString(grant.scopes)}", granted "${minted.granted}"`, '')
+      }
+      return minted
+    } catch (err) {
+      this.note(where, 0, (err as Error).message, '')
+      return undefined
+    }
   }
 
   /** Fixed hostile requests, each as customer, admin and with no token. */
@@ -507,14 +770,30 @@ class Fuzzer {
   private async send (requests: PlannedRequest[]): Promise<void> {
     this.world.replenish()
     const concurrent = requests.length > 1
-    const answers = await Promise.all(requests.map(async (request) => {
-      const principal = request.who === 'customer' || request.who === 'admin' ? this.world.principals[request.who] : undefined
+    // Tokens first, one by one (a burst's copies share theirs), then the requests at once.
+    const prepared: Array<{ request: PlannedRequest, caller?: Caller, headers: Record<string, string> }> = []
+    for (const request of requests) {
       const headers = { ...request.headers }
-      if (principal) headers.authorization = `Bearer ${principal.accessToken}`
+      let caller: Caller | undefined
+      if (request.who === 'customer' || request.who === 'admin') {
+        const principal = this.world.principals[request.who]
+        headers.authorization = `Bearer ${principal.accessToken}`
+        caller = { label: `the ${principal.name}`, scopes: new Set(ROLE_SCOPES[principal.role]), userId: principal.id }
+      } else if ((request.who === 'client' || request.who === 'narrowed') && request.grant) {
+        const { grant } = request
+        const minted = await this.mint(grant, request.operation)
+        if (!minted) continue
+        headers.authorization = `Bearer ${minted.accessToken}`
+        const person = grant.holder === 'customer' || grant.holder === 'admin' ? this.world.principals[grant.holder] : undefined
+        caller = { label: `${person ? 'the narrowed' : 'client'} ${grant.holder}'s token [${scopeString(grant.scopes)}]`, scopes: new Set(grant.scopes), userId: person?.id }
+      }
       if (request.who === 'junk') headers.authorization = junkAuthorizations(this.world.principals.customer.accessToken)[request.junk % JUNK_AUTH_COUNT] ?? 'Bearer'
+      prepared.push({ request, caller, headers })
+    }
+    const answers = await Promise.all(prepared.map(async ({ request, caller, headers }) => {
       try {
         const res = await this.app.inject({ method: request.operation.method as 'GET', url: request.url, headers, ...(request.payload === undefined ? {} : { payload: request.payload }) })
-        return { request, principal, res }
+        return { request, caller, headers, res }
       } catch (err) {
         this.note(request, 0, `inject threw: ${(err as Error).message}`, '')
         return undefined
@@ -523,14 +802,16 @@ class Fuzzer {
     let mend = false
     for (const answer of answers) {
       if (!answer) continue
-      const { request, principal, res } = answer
+      const { request, caller, headers, res } = answer
+      const callerKind = request.grant ? `${request.who} ${request.grant.holder}` : request.who
+      this.callers.set(callerKind, (this.callers.get(callerKind) ?? 0) + 1)
       const label = `${request.operation.method} ${request.operation.path}`
       this.sent++
       this.statuses.set(res.statusCode, (this.statuses.get(res.statusCode) ?? 0) + 1)
       const counts = this.byOperation.get(label) ?? new Map<number, number>()
       counts.set(res.statusCode, (counts.get(res.statusCode) ?? 0) + 1)
       this.byOperation.set(label, counts)
-      for (const problem of this.judge(request, res, principal, concurrent)) this.note(request, res.statusCode, problem, res.body)
+      for (const problem of this.judge(request, res, caller, headers.authorization, concurrent)) this.note(request, res.statusCode, problem, res.body)
       // A public write may end sessions even when it fails (a reused refresh token revokes its family).
       mend ||= (request.operation.method !== 'GET' && (res.statusCode < 300 || !request.operation.secured)) || res.statusCode === 401
     }
@@ -538,7 +819,7 @@ class Fuzzer {
     if (mend) await this.world.heal()
   }
 
-  private judge (request: PlannedRequest, res: LightMyRequestResponse, principal: Principal | undefined, concurrent: boolean): string[] {
+  private judge (request: PlannedRequest, res: LightMyRequestResponse, caller: Caller | undefined, authorization: string | undefined, concurrent: boolean): string[] {
     const { operation } = request
     const status = res.statusCode
     const problems: string[] = []
@@ -556,6 +837,7 @@ class Fuzzer {
     }
 
     if (isRecord(body) && typeof body.next_cursor === 'string' && this.cursors.size < 50) this.cursors.add(body.next_cursor)
+    if (operation.path === '/clients' && status === 201 && isRecord(body) && typeof body.client_id === 'string' && this.createdClients.size < 20) this.createdClients.add(body.client_id)
     const declared = declaredResponse(operation, status)
     const oauth = OAUTH_PATHS.has(operation.path) && status === 400
     if (declared?.schema) {
@@ -578,25 +860,53 @@ class Fuzzer {
     const missing = ['x-request-id', 'x-content-type-options'].filter((name) => res.headers[name] === undefined)
     if (missing.length > 0) problems.push(`no ${missing.join(' or ')} header`)
 
-    // Who may call what: the document's `security`, and 403 for role-restricted operations.
+    // Who may call what: the document's `security`, its scopes included.
     const unauthenticated = request.who === 'none' || request.who === 'junk'
-    if (status === 401 && !/^Bearer\b/.test(String(res.headers['www-authenticate'] ?? ''))) problems.push('401 without WWW-Authenticate: Bearer')
-    if (operation.secured && unauthenticated && status !== 401 && routable(operation.path, request.url)) {
+    const challenge = String(res.headers['www-authenticate'] ?? '')
+    const clientAuth = CLIENT_AUTH_PATHS.has(operation.path)
+    if (status === 401 && clientAuth) {
+      // A service client's failed authentication: invalid_client, challenged with Basic exactly when Basic was used.
+      problems.push(...oauthError(body, 'invalid_client'))
+      if (sentBasic(authorization) && !/^Basic\b/.test(challenge)) problems.push('invalid_client after Basic authentication without WWW-Authenticate: Basic')
+      if (!sentBasic(authorization) && challenge !== '') problems.push(`invalid_client without Basic authentication, yet WWW-Authenticate: ${challenge}`)
+    } else if (status === 401 && !/^Bearer\b/.test(challenge)) {
+      problems.push('401 without WWW-Authenticate: Bearer')
+    }
+    const reachable = routable(operation.path, request.url)
+    if (operation.secured && unauthenticated && status !== 401 && reachable) {
       problems.push(status < 300 ? 'a secured operation succeeded without a valid token' : `a secured operation answered ${status}, not 401, without a valid token`)
     }
-    if (!operation.secured && status === 401) problems.push('a public operation answered 401')
-    if (operation.roleRestricted && request.who === 'customer' && status < 300) problems.push('a role-restricted operation (it declares 403) succeeded for a customer')
+    if (!operation.secured && status === 401 && !clientAuth) problems.push('a public operation answered 401')
     // In a burst, one copy may legitimately end the session the others carry (DELETE /users/me).
-    if (principal && status === 401 && !concurrent) problems.push(`the ${principal.name}'s valid token was refused`)
+    if (caller && operation.secured && status === 401 && !concurrent) problems.push(`${caller.label}, valid, was refused`)
+    // A valid token: 403 exactly when it has none of the alternatives. (In a burst a copy
+    // may take scopes away from the others: an admin demoting itself, a client narrowed.)
+    const needs = operation.scopes.map((alternative) => alternative.join('+')).join(' or ')
+    const allowed = caller === undefined || allows(operation, caller.scopes)
+    if (caller && operation.secured && reachable) {
+      if (!allowed && status !== 403 && !(concurrent && status === 401)) {
+        problems.push(`${caller.label} has none of ${needs}, yet ${status < 300 ? 'it succeeded' : `the answer was ${status}, not 403`}`)
+      }
+      if (allowed && status === 403 && !concurrent) problems.push(`403 for ${caller.label}, which holds ${needs}`)
+    }
+    if (status === 403) {
+      // RFC 6750 §3.1, with the operation's scopes in the document's order.
+      const expected = `Bearer error="insufficient_scope", scope="${operation.scopes.flat().join(' ')}"`
+      if (!isRecord(body) || body.code !== 'INSUFFICIENT_SCOPE') problems.push(`403 with code ${JSON.stringify(isRecord(body) ? body.code : body)}, not INSUFFICIENT_SCOPE`)
+      if (challenge !== expected) problems.push(`403 with WWW-Authenticate ${JSON.stringify(challenge)}, not ${JSON.stringify(expected)}`)
+    }
+    if (caller && status < 300) problems.push(...reachProblems(request, caller, body))
+    if (request.verify) problems.push(...request.verify(status, body))
 
     if (status < 300 && request.forbidden.length > 0) problems.push(`succeeded although ${request.forbidden.join('; ')}`)
     // Fastify's schema errors name the part that failed ("body/quantity must be <= 1000"); domain checks say other things.
     if (request.pristine && status === 400 && isRecord(body) && body.code === 'VALIDATION_ERROR' && /^(body|querystring|params|headers)\b/.test(String(body.message))) {
       problems.push(`refused as invalid a request the document accepts: ${String(body.message)}`)
     }
-    if (/\$argon2|password_hash|passwordHash/.test(res.body)) problems.push('the body shows a password hash')
+    if (/\$argon2|password_hash|passwordHash|secret_hash|secretHash/.test(res.body)) problems.push('the body shows a password or secret hash')
+    if (Object.values(this.world.clients).some((client) => res.body.includes(client.secretHash))) problems.push('the body shows a client secret\'s hash')
     // The contract's early answers (401, then 403) come before anything about the body.
-    const early = operation.secured && unauthenticated ? 401 : operation.roleRestricted && request.who === 'customer' ? 403 : undefined
+    const early = operation.secured && unauthenticated ? 401 : operation.secured && !allowed ? 403 : undefined
     if (request.expect && early === undefined && !request.expect.statuses.includes(status)) problems.push(`expected ${request.expect.statuses.join(' or ')}: ${request.expect.why}`)
     return problems
   }
@@ -609,13 +919,34 @@ class Fuzzer {
     this.violations.push({
       operation: `${operation.method} ${operation.path}`,
       request: `${operation.method} ${url}${headers ? ` [${headers}]` : ''}${payload}`,
-      who: request.who === 'junk' ? `junk authorization #${request.junk % JUNK_AUTH_COUNT}` : request.who,
+      who: request.who === 'junk' ? `junk authorization #${request.junk % JUNK_AUTH_COUNT}` : request.grant ? `${request.who} ${request.grant.holder} [${scopeString(request.grant.scopes)}]` : request.who,
       kind: request.kind,
       status,
       problem,
       body: body.slice(0, 200)
     })
   }
+}
+
+/**
+ * docs/API.md's reach of the personal scopes: without orders:read a person sees only its
+ * own orders, without orders:write cancels only its own, without users:read reads only
+ * itself, without users:write deletes only itself.
+ */
+function reachProblems (request: PlannedRequest, caller: Caller, body: unknown): string[] {
+  if (caller.userId === undefined) return []
+  const { method, path } = request.operation
+  const own = (scope: Scope, what: string, owner: unknown) => (caller.scopes.has(scope) || owner === caller.userId ? [] : [`${caller.label}, without ${scope}, got ${what} of user ${String(owner)}`])
+  const pathId = Number(/^\/[a-z]+\/(\d+)/.exec(request.url)?.[1])
+  if (method === 'GET' && path === '/orders' && isRecord(body) && Array.isArray(body.items)) {
+    return body.items.flatMap((order: unknown) => own('orders:read', 'an order', isRecord(order) ? order.user_id : order))
+  }
+  if (method === 'GET' && path === '/orders/{id}' && isRecord(body)) return own('orders:read', 'the order', body.user_id)
+  if (method === 'POST' && path === '/orders/{id}/cancel' && isRecord(body)) return own('orders:write', 'the cancel', body.user_id)
+  if (method === 'GET' && path === '/users/{id}' && isRecord(body)) return own('users:read', 'the user', body.id)
+  if (method === 'DELETE' && path === '/users/{id}') return own('users:write', 'the deletion', pathId)
+  if (path.startsWith('/users/me') && isRecord(body) && 'id' in body && body.id !== caller.userId) return [`${caller.label} got /users/me of user ${String(body.id)}`]
+  return []
 }
 
 /** find-my-way's default maxParamLength: a longer path parameter is refused before any route runs. */

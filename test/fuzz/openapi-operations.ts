@@ -30,8 +30,12 @@ export interface Operation {
   bodyRequired: boolean
   /** A token is needed: the operation's `security` names a scheme. */
   secured: boolean
-  /** Declares 403: only some roles may call it (docs/API.md: 403 is about the caller's role). */
-  roleRestricted: boolean
+  /**
+   * The scopes that allow it, as the `security` requirement objects list them: any one
+   * alternative, all of its scopes (contract v2). An empty alternative: any valid token.
+   * Empty for a public operation.
+   */
+  scopes: string[][]
   responses: Record<string, DeclaredResponse>
 }
 
@@ -64,14 +68,15 @@ export function operationsOf (document: OpenApiDocument & { security?: RawOperat
         return [status, schema === undefined ? {} : { schema }]
       }))
       const security = op.security ?? document.security ?? []
+      const alternatives = security.filter((requirement) => Object.keys(requirement).length > 0)
       operations.push({
         method: method.toUpperCase(),
         path,
         parameters: [...byKey.values()],
         bodies,
         bodyRequired: op.requestBody?.required === true,
-        secured: security.some((requirement) => Object.keys(requirement).length > 0),
-        roleRestricted: '403' in responses,
+        secured: alternatives.length > 0,
+        scopes: alternatives.map((requirement) => Object.values(requirement).flat()),
         responses
       })
     }
