@@ -30,7 +30,7 @@ const twoCores = os.cpus().length >= 2
 const argument = (name: string) => { const i = process.argv.indexOf(`--${name}`); return i === -1 ? undefined : process.argv[i + 1] }
 const STORE = argument('store') ?? 'sqlite'
 if (STORE !== 'sqlite' && STORE !== 'postgres') throw new Error('--store sqlite|postgres')
-// --quick: /users/me and checkout only (A/B runs while working).
+// --quick: /users/me, checkout and the service-client scenarios only (A/B runs while working).
 const QUICK = process.argv.includes('--quick')
 const POOL_SIZES = argument('pool-sizes')?.split(',').map(Number)
 // PostgreSQL's CPU(s): 1, beside the load generator, by default; the service keeps CPU 0 to itself.
@@ -147,7 +147,7 @@ const env = {
   LOGIN_MAX_FAILURES: '100000000'
 }
 
-interface Seeded { productIds: number[], tokens: string[], emails: string[], userIds: number[] }
+interface Seeded { productIds: number[], tokens: string[], emails: string[], userIds: number[], adminToken: string }
 
 /** Seeds through the service's own API: 25 products, USERS customers with a token and one cart line each. */
 async function seed (api: string): Promise<Seeded> {
@@ -175,7 +175,25 @@ async function seed (api: string): Promise<Seeded> {
     method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ product_id: productIds[i % productIds.length], quantity: 1 })
   })))
   const userIds = tokens.map((token) => Number((JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { sub: string }).sub))
-  return { productIds, tokens, emails, userIds }
+  return { productIds, tokens, emails, userIds, adminToken: admin.access_token }
+}
+
+/** application/x-www-form-urlencoded, as RFC 6749 §2.3.1 wants the Basic header's id and secret. */
+const formEncoded = (value: string) => new URLSearchParams({ v: value }).toString().slice(2)
+
+/**
+ * A service client (contract v2) made as the bench admin, with what its scenarios send:
+ * the client_secret_basic header of the token request, and one client token to read with.
+ */
+async function serviceClient (api: string, adminToken: string, scopes: string[]) {
+  const created = await json<{ client_id: string, client_secret: string }>(await fetch(`${api}/clients`, {
+    method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench service', scopes })
+  }))
+  const basic = `Basic ${Buffer.from(`${formEncoded(created.client_id)}:${formEncoded(created.client_secret)}`).toString('base64')}`
+  const tokenRequest = { method: 'POST' as const, path: '/auth/token', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' }
+  const token = await json<{ access_token: string, scope: string }>(await fetch(`${api}${tokenRequest.path}`, tokenRequest))
+  if (token.scope !== scopes.join(' ')) throw new Error(`client_credentials granted "${token.scope}", not "${scopes.join(' ')}"`)
+  return { clientId: created.client_id, tokenRequest, accessToken: token.access_token }
 }
 
 function usersMe (api: string, tokens: string[], connections = CONNECTIONS): Options {
@@ -264,7 +282,17 @@ async function servicePass (store: string, storeEnv: Record<string, string>): Pr
   if (!QUICK) rows.push({ scenario: 'GET /users/me during a login storm', rps: Math.round(reads.requests.average), p50: reads.latency.p50, p99: reads.latency.p99, non2xx: reads.non2xx, errors: reads.errors + reads.timeouts, ratio: +(reads.requests.average / baselineRps).toFixed(2) })
   if (storm) console.log(`  storm: ${Math.round(storm.requests.average)} logins/s (${storm.non2xx} non-2xx${storm.non2xx ? ` ${non2xxStatuses(storm)}` : ''}: 503s would be the bounded queue); /users/me p99 ${reads.latency.p99} ms`)
 
+  // The RSS goal's figure, as before the service-client scenarios below (their rows have their own).
   const rssMb = peakRssMb(service.child.pid as number)
+
+  // Contract v2's service clients, after every older scenario so that those run as they did
+  // before scopes existed (before/after comparisons). The token endpoint counts toward
+  // LOGIN_RATE_LIMIT per address, which env sets out of reach, as for the logins.
+  const client = await serviceClient(api, seeded.adminToken, ['orders:read', 'orders:write'])
+  await measure('POST /auth/token (client_credentials)', { url: api, connections: 8, requests: [client.tokenRequest] })
+  // orders:read: everyone's orders, the newest page (default limit), thousands placed by the checkouts.
+  await measure('GET /orders (client token, orders:read)', { url: api, connections: CONNECTIONS, requests: [{ method: 'GET', path: '/orders', headers: { authorization: `Bearer ${client.accessToken}` } }] })
+
   await stop(service.child)
   servicePid = undefined
 
@@ -397,11 +425,20 @@ if (STORE === 'postgres') {
 const verifiesPerSecond = QUICK ? NaN : Number(JSON.parse(execFileSync(...pinned(0, process.execPath, ['bench/argon2-ceiling.mjs', String(DURATION_S)]), { cwd: root, encoding: 'utf8' })).verifiesPerSecond)
 fs.rmSync(dataDir, { recursive: true, force: true })
 
+/** A client token's read of everyone's orders beside a person's cheapest read, both × baseline. */
+function clientReadSummary (pass: Pass): string {
+  const ratio = (prefix: string) => pass.rows.find((row) => row.scenario.startsWith(prefix))?.ratio ?? NaN
+  const orders = ratio('GET /orders (client token')
+  const me = ratio('GET /users/me (')
+  return `${pass.store}: GET /orders (client token, orders:read) ${orders} × baseline vs GET /users/me ${me} × baseline: ${(orders / me).toFixed(2)} of /users/me's rate`
+}
+
 const goalsOf = (pass: Pass) => {
-  const find = (prefix: string) => pass.rows.find((row) => row.scenario.startsWith(prefix)) ?? { ratio: NaN }
+  const find = (prefix: string) => pass.rows.find((row) => row.scenario.startsWith(prefix)) ?? { ratio: NaN, p50: NaN }
   return [
     ['GET /users/me ≥ 0.55 × baseline', find('GET /users/me (').ratio ?? 0, (v: number) => v >= 0.55],
     ['GET /products ≥ 0.4 × baseline', find('GET /products').ratio ?? 0, (v: number) => v >= 0.4],
+    ['POST /auth/token (client_credentials) p50 ≤ 2 ms', find('POST /auth/token (client_credentials)').p50 ?? NaN, (v: number) => v <= 2],
     ['checkout ≥ 1,500 orders/s', pass.ordersPerSecond, (v: number) => v >= 1500],
     ['login ≥ 0.9 × argon2 ceiling', +(pass.loginRps / verifiesPerSecond).toFixed(2), (v: number) => v >= 0.9],
     ['/users/me p99 < 25 ms in a login storm', pass.stormP99, (v: number) => v < 25],
@@ -432,6 +469,7 @@ if (!postgres) {
 for (const pass of passes) {
   console.log(`\n${pass.store}: orders/s ${pass.ordersPerSecond} · outbox e-mails/s ${pass.mailsPerSecond} · logins/s ${pass.loginRps} vs argon2 verifies/s ${verifiesPerSecond} · peak RSS ${pass.rssMb} MB · ready in ${pass.readyMs} ms`)
   for (const [goal, value, ok] of goalsOf(pass)) console.log(`${ok(value) ? 'PASS' : 'MISS'}  ${goal}: ${value}`)
+  console.log(clientReadSummary(pass))
 }
 if (postgres) {
   const me = (pass: Pass) => pass.rows.find((row) => row.scenario.startsWith('GET /users/me ('))!.rps
