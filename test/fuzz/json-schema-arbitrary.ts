@@ -218,7 +218,11 @@ function validArray (schema: JsonSchema, options: ConvertOptions, depth: number)
   const minLength = numberOr(schema.minItems, 0)
   const maxLength = Math.max(minLength, Math.min(numberOr(schema.maxItems, Infinity), minLength + 4))
   const items = (typeof schema.items === 'object' && schema.items !== null && !Array.isArray(schema.items) ? schema.items : {}) as JsonSchema
-  return fc.array(validArbitrary(items, options, depth + 1), { minLength, maxLength })
+  const item = validArbitrary(items, options, depth + 1)
+  // uniqueItems compares values deeply, as JSON.stringify does for the plain data generated here.
+  return schema.uniqueItems === true
+    ? fc.uniqueArray(item, { minLength, maxLength, selector: (value) => JSON.stringify(value) })
+    : fc.array(item, { minLength, maxLength })
 }
 
 function validObject (schema: JsonSchema, options: ConvertOptions, depth: number): fc.Arbitrary<Record<string, unknown>> {
@@ -324,6 +328,8 @@ function brokenArray (schema: JsonSchema, options: ConvertOptions, depth: number
   const maxItems = numberOr(schema.maxItems, Infinity)
   const candidates: Array<fc.Arbitrary<unknown>> = [fc.array(brokenArbitrary(items, options, depth + 1), { minLength: 1, maxLength: 3 })]
   if (Number.isFinite(maxItems)) candidates.push(fc.array(validArbitrary(items, options, depth + 1), { minLength: maxItems + 1, maxLength: maxItems + 3 }))
+  // The same valid item twice breaks uniqueItems.
+  if (schema.uniqueItems === true) candidates.push(validArbitrary(items, options, depth + 1).map((value) => [value, value]))
   return fc.oneof(...candidates)
 }
 
