@@ -44,6 +44,11 @@ export interface ActiveRefreshToken {
   expiresAt: number
 }
 
+/** What inspect() reads of an active refresh token's row, in both dialects. */
+export const ACTIVE_REFRESH_COLUMNS = ['userId', 'clientId', 'scope', 'createdAt', 'expiresAt'] as const
+export const activeRefreshToken = (row: { userId: number, clientId: string, scope: string | null, createdAt: string, expiresAt: number }): ActiveRefreshToken =>
+  ({ userId: row.userId, clientId: row.clientId, scope: row.scope, issuedAt: Math.floor(Date.parse(row.createdAt) / 1000), expiresAt: row.expiresAt })
+
 export type RotationResult =
   | { ok: true, userId: number, clientId: string, scope: string | null, refreshToken: string }
   | { ok: false, reason: 'unknown' | 'expired' | 'revoked' | 'reused' }

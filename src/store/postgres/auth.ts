@@ -3,9 +3,10 @@ import { type PgDb, type PgExecutor } from '../../db/index.js'
 import { refreshTokens, loginThrottle, passwordResets, users } from '../../db/schema.pg.js'
 import { enqueueMail } from './outbox.js'
 import { normaliseEmail } from '../users.js'
+import { columnsOf } from '../columns.js'
 import {
   hashToken, newOpaqueToken, nextFailure, nowSeconds, RESET_TOKEN_TTL_SECONDS, THROTTLE_MS,
-  refreshTokenRow, type NewRefreshToken, type AuthRepositories, type RefreshTokenRepository, type RotationResult
+  refreshTokenRow, activeRefreshToken, ACTIVE_REFRESH_COLUMNS, type NewRefreshToken, type AuthRepositories, type RefreshTokenRepository, type RotationResult
 } from '../auth.js'
 
 // READ COMMITTED transactions; where two instances may race on one row, the row is
@@ -46,13 +47,7 @@ export function createPostgresAuthRepositories (db: PgDb): AuthRepositories {
 
     // One statement, so the token and its user are read as of one snapshot.
     async inspect (token) {
-      const [row] = await db.select({
-        userId: refreshTokens.userId,
-        clientId: refreshTokens.clientId,
-        scope: refreshTokens.scope,
-        createdAt: refreshTokens.createdAt,
-        expiresAt: refreshTokens.expiresAt
-      }).from(refreshTokens).innerJoin(users, eq(users.id, refreshTokens.userId)).where(and(
+      const [row] = await db.select(columnsOf(refreshTokens, ACTIVE_REFRESH_COLUMNS)).from(refreshTokens).innerJoin(users, eq(users.id, refreshTokens.userId)).where(and(
         eq(refreshTokens.tokenHash, hashToken(token)),
         isNull(refreshTokens.usedAt),
         isNull(refreshTokens.revokedAt),
@@ -60,7 +55,7 @@ export function createPostgresAuthRepositories (db: PgDb): AuthRepositories {
         eq(users.disabled, false),
         eq(users.tokenGeneration, refreshTokens.generation)
       ))
-      return row && { userId: row.userId, clientId: row.clientId, scope: row.scope, issuedAt: Math.floor(Date.parse(row.createdAt) / 1000), expiresAt: row.expiresAt }
+      return row && activeRefreshToken(row)
     },
 
     async revoke (token) {

@@ -2,9 +2,10 @@ import { and, eq, gt, isNull, lte, sql } from 'drizzle-orm'
 import { schema, type SqliteDb } from '../../db/index.js'
 import { enqueueMail } from './outbox.js'
 import { normaliseEmail } from '../users.js'
+import { columnsOf } from '../columns.js'
 import {
   hashToken, newOpaqueToken, nextFailure, nowSeconds, RESET_TOKEN_TTL_SECONDS,
-  refreshTokenRow, type NewRefreshToken, type AuthRepositories, type RefreshTokenRepository, type RotationResult
+  refreshTokenRow, activeRefreshToken, ACTIVE_REFRESH_COLUMNS, type NewRefreshToken, type AuthRepositories, type RefreshTokenRepository, type RotationResult
 } from '../auth.js'
 
 const { refreshTokens, loginThrottle, passwordResets, users } = schema
@@ -31,13 +32,7 @@ export function createSqliteAuthRepositories (db: SqliteDb): AuthRepositories {
     createdAt: sql.placeholder('createdAt')
   }).prepare()
   // One statement, so the token and its user are read as of one moment.
-  const activeByHash = db.select({
-    userId: refreshTokens.userId,
-    clientId: refreshTokens.clientId,
-    scope: refreshTokens.scope,
-    createdAt: refreshTokens.createdAt,
-    expiresAt: refreshTokens.expiresAt
-  }).from(refreshTokens).innerJoin(users, eq(users.id, refreshTokens.userId)).where(and(
+  const activeByHash = db.select(columnsOf(refreshTokens, ACTIVE_REFRESH_COLUMNS)).from(refreshTokens).innerJoin(users, eq(users.id, refreshTokens.userId)).where(and(
     eq(refreshTokens.tokenHash, sql.placeholder('hash')),
     isNull(refreshTokens.usedAt),
     isNull(refreshTokens.revokedAt),
@@ -81,7 +76,7 @@ export function createSqliteAuthRepositories (db: SqliteDb): AuthRepositories {
 
     async inspect (token) {
       const row = activeByHash.get({ hash: hashToken(token), now: nowSeconds() })
-      return row && { userId: row.userId, clientId: row.clientId, scope: row.scope, issuedAt: Math.floor(Date.parse(row.createdAt) / 1000), expiresAt: row.expiresAt }
+      return row && activeRefreshToken(row)
     },
 
     async revoke (token) {
