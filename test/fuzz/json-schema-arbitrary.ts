@@ -32,6 +32,7 @@ export function createAjv (options: { coerce?: boolean } = {}): Ajv {
 
 const defaultAjv = createAjv()
 const compiled = new WeakMap<JsonSchema, ValidateFunction>()
+const compiledByText = new Map<string, ValidateFunction>()
 
 /** Inlines every $ref, so a schema compiles on its own. */
 export function dereference (schema: unknown, resolve: (ref: string) => JsonSchema, seen: string[] = []): unknown {
@@ -66,11 +67,19 @@ export function sealed (schema: unknown): unknown {
   return out
 }
 
-/** A validator for an already dereferenced schema. */
+/**
+ * A validator for an already dereferenced schema. Schemas are made afresh all the time
+ * (every dereference, every string's leaf schema), so the default Ajv's are kept by
+ * their text as well: the same schema is compiled once a run, not once per arbitrary.
+ */
 export function createValidator (schema: JsonSchema, ajv: Ajv = defaultAjv): ValidateFunction {
   if (ajv !== defaultAjv) return ajv.compile(schema)
   let validate = compiled.get(schema)
-  if (!validate) compiled.set(schema, validate = ajv.compile(schema))
+  if (validate) return validate
+  const text = JSON.stringify(schema)
+  validate = compiledByText.get(text)
+  if (!validate) compiledByText.set(text, validate = ajv.compile(schema))
+  compiled.set(schema, validate)
   return validate
 }
 
