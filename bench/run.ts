@@ -290,8 +290,12 @@ async function servicePass (store: string, storeEnv: Record<string, string>): Pr
   // LOGIN_RATE_LIMIT per address, which env sets out of reach, as for the logins.
   const client = await serviceClient(api, seeded.adminToken, ['orders:read', 'orders:write'])
   await measure('POST /auth/token (client_credentials)', { url: api, connections: 8, requests: [client.tokenRequest] })
+  // A service asks for a token now and then, not eight at a time: the latency one caller sees.
+  await measure('POST /auth/token (client_credentials, one caller)', { url: api, connections: 1, requests: [client.tokenRequest] })
   // orders:read: everyone's orders, the newest page (default limit), thousands placed by the checkouts.
   await measure('GET /orders (client token, orders:read)', { url: api, connections: CONNECTIONS, requests: [{ method: 'GET', path: '/orders', headers: { authorization: `Bearer ${client.accessToken}` } }] })
+  // The same page with a person's token (the admin's, orders:read among its scopes): what the client's path costs over a user's.
+  await measure('GET /orders (admin token, orders:read)', { url: api, connections: CONNECTIONS, requests: [{ method: 'GET', path: '/orders', headers: { authorization: `Bearer ${seeded.adminToken}` } }] })
 
   await stop(service.child)
   servicePid = undefined
@@ -430,7 +434,9 @@ function clientReadSummary (pass: Pass): string {
   const ratio = (prefix: string) => pass.rows.find((row) => row.scenario.startsWith(prefix))?.ratio ?? NaN
   const orders = ratio('GET /orders (client token')
   const me = ratio('GET /users/me (')
-  return `${pass.store}: GET /orders (client token, orders:read) ${orders} × baseline vs GET /users/me ${me} × baseline: ${(orders / me).toFixed(2)} of /users/me's rate`
+  const sameWork = ratio('GET /orders (admin token')
+  return `${pass.store}: GET /orders (client token, orders:read) ${orders} × baseline vs GET /users/me ${me} × baseline: ${(orders / me).toFixed(2)} of /users/me's rate; ` +
+    `vs the same page with an admin's token ${sameWork} × baseline: ${(orders / sameWork).toFixed(2)} of its rate`
 }
 
 const goalsOf = (pass: Pass) => {
@@ -438,7 +444,8 @@ const goalsOf = (pass: Pass) => {
   return [
     ['GET /users/me ≥ 0.55 × baseline', find('GET /users/me (').ratio ?? 0, (v: number) => v >= 0.55],
     ['GET /products ≥ 0.4 × baseline', find('GET /products').ratio ?? 0, (v: number) => v >= 0.4],
-    ['POST /auth/token (client_credentials) p50 ≤ 2 ms', find('POST /auth/token (client_credentials)').p50 ?? NaN, (v: number) => v <= 2],
+    ['POST /auth/token (client_credentials) p50 ≤ 2 ms, 8 connections', find('POST /auth/token (client_credentials)').p50 ?? NaN, (v: number) => v <= 2],
+    ['POST /auth/token (client_credentials) p50 ≤ 2 ms, one caller', find('POST /auth/token (client_credentials, one caller)').p50 ?? NaN, (v: number) => v <= 2],
     ['checkout ≥ 1,500 orders/s', pass.ordersPerSecond, (v: number) => v >= 1500],
     ['login ≥ 0.9 × argon2 ceiling', +(pass.loginRps / verifiesPerSecond).toFixed(2), (v: number) => v >= 0.9],
     ['/users/me p99 < 25 ms in a login storm', pass.stormP99, (v: number) => v < 25],
